@@ -1,0 +1,29 @@
+# SkipLSTM: thin wrapper over Python entry points. `make rtl` and `make test` set up .venv
+# on first use (scripts/setup.sh); later runs do no set-up work.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.setup-done
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export AMARANTH_USE_YOSYS := builtin
+
+CONFIG  ?= configs/default.toml
+WEIGHTS ?=
+OUT     ?= build/rtl
+PYTEST_ARGS ?=
+
+.PHONY: setup test golden clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	VENV=$(VENV) bash scripts/setup.sh
+	touch $@
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+golden: $(STAMP)
+	$(PY) -m pytest tests/golden $(PYTEST_ARGS)
+
+clean:
+	rm -rf build sim_build

@@ -1,0 +1,262 @@
+"""Accelerator configuration: a frozen, validated description loaded from TOML.
+
+Every error names the field, the offending value and what is allowed, so a user can fix a
+configuration file without reading this module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .fixed import Format
+
+__all__ = ["ConfigError", "Config", "load_config", "config_from_dict", "DEFAULT_CONFIG"]
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.toml"
+
+# Operand widths the lanes support: one ECP5 MULT18X18D per multiply.
+_OPERAND_BITS = (2, 18)
+_LIMITS = {
+    "input": _OPERAND_BITS,
+    "weight": _OPERAND_BITS,
+    "state": _OPERAND_BITS,
+    "bias": (2, 32),
+    "cell": (2, 24),
+}
+_USER_FORMATS = tuple(_LIMITS)
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message names the field, the value and what is allowed."""
+
+
+def _fail(field_name, value, allowed):
+    raise ConfigError(f"config field '{field_name}' = {value!r} is invalid: {allowed}")
+
+
+def _as_int(field_name, value):
+    if isinstance(value, bool) or not isinstance(value, int):
+        _fail(field_name, value, "must be an integer")
+    return value
+
+
+@dataclass(frozen=True)
+class Config:
+    """Resolved accelerator configuration.
+
+    Members
+    -------
+    name : top-level Verilog module name.
+    input_size, hidden_size : X and H of the LSTM layer.
+    lanes : N, multiply-accumulate lanes; lane k owns hidden units k, k+N, ...
+    formats : user formats ``input``, ``weight``, ``bias``, ``state`` (h), ``cell`` (c).
+    act_input : format of a gate pre-activation at the sigmoid/tanh input.
+    gate : format of sigmoid/tanh outputs.
+    act_segments : number of piecewise-linear segments of the sigmoid table.
+    """
+
+    name: str = "skiplstm"
+    input_size: int = 50
+    hidden_size: int = 256
+    lanes: int = 16
+    formats: dict = field(default_factory=lambda: {
+        "input": Format(16, 12), "weight": Format(8, 6), "bias": Format(16, 12),
+        "state": Format(16, 12), "cell": Format(16, 11)})
+    act_input: Format = Format(15, 10)
+    gate: Format = Format(16, 14)
+    act_segments: int = 512
+
+    def __post_init__(self):
+        self.validate()
+
+    # -- derived quantities -------------------------------------------------------------
+
+    @property
+    def X(self):
+        return self.input_size
+
+    @property
+    def H(self):
+        return self.hidden_size
+
+    @property
+    def N(self):
+        return self.lanes
+
+    @property
+    def columns(self):
+        """Length of v_t = [x_t ; h_{t-1}]."""
+        return self.input_size + self.hidden_size
+
+    @property
+    def rows_per_lane(self):
+        """Gate rows each lane computes per step: 4 H / N."""
+        return 4 * self.hidden_size // self.lanes
+
+    @property
+    def x_groups(self):
+        """Groups of N consecutive input elements (the last may be partial)."""
+        return -(-self.input_size // self.lanes)
+
+    @property
+    def h_groups(self):
+        """Groups of N consecutive hidden units: unit group j is units jN .. jN+N-1."""
+        return self.hidden_size // self.lanes
+
+    @property
+    def vector(self) -> Format:
+        """Common format of the v_t elements fed to the multipliers (x and h aligned, exact)."""
+        x, h = self.formats["input"], self.formats["state"]
+        frac = max(x.frac, h.frac)
+        ibits = max(x.bits - x.frac, h.bits - h.frac)
+        return Format(ibits + frac, frac)
+
+    @property
+    def product(self) -> Format:
+        w, v = self.formats["weight"], self.vector
+        return Format(w.bits + v.bits, w.frac + v.frac)
+
+    @property
+    def accumulator(self) -> Format:
+        """Wide enough that no partial sum of any column order can overflow."""
+        w, v, b = self.formats["weight"], self.vector, self.formats["bias"]
+        frac = self.product.frac
+        max_abs = self.columns * (1 << (w.bits - 1)) * (1 << (v.bits - 1)) \
+            + (1 << (b.bits - 1 + frac - b.frac))
+        return Format(max_abs.bit_length() + 1, frac)
+
+    @property
+    def table_bits(self):
+        return int(math.log2(self.act_segments))
+
+    def internal_formats(self):
+        return {
+            "vector": self.vector, "product": self.product, "accumulator": self.accumulator,
+            "act_input": self.act_input, "gate": self.gate,
+        }
+
+    def to_dict(self):
+        return {
+            "name": self.name, "input_size": self.input_size, "hidden_size": self.hidden_size,
+            "lanes": self.lanes,
+            "formats": {k: self.formats[k].to_dict() for k in _USER_FORMATS},
+            "internal": {"act_input": self.act_input.to_dict(), "gate": self.gate.to_dict(),
+                         "act_segments": self.act_segments},
+        }
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    # -- validation -----------------------------------------------------------------------
+
+    def validate(self):
+        if not isinstance(self.name, str) or not self.name.isidentifier() \
+                or not self.name.isascii():
+            _fail("name", self.name, "must be a Verilog identifier (letters, digits, '_')")
+        for key in ("input_size", "hidden_size"):
+            v = _as_int(key, getattr(self, key))
+            if not 1 <= v <= 4096:
+                _fail(key, v, "must be in [1, 4096]")
+        n = _as_int("lanes", self.lanes)
+        if not 1 <= n <= self.hidden_size:
+            _fail("lanes", n, f"must be in [1, hidden_size={self.hidden_size}]")
+        if self.hidden_size % n:
+            divisors = [d for d in range(1, self.hidden_size + 1) if self.hidden_size % d == 0]
+            _fail("lanes", n, f"must divide hidden_size={self.hidden_size} (lanes own whole "
+                              f"hidden units); allowed: {divisors}")
+        missing = [k for k in _USER_FORMATS if k not in self.formats]
+        if missing:
+            _fail("formats", sorted(self.formats), f"missing formats {missing}")
+        extra = [k for k in self.formats if k not in _USER_FORMATS]
+        if extra:
+            _fail("formats", sorted(self.formats), f"unknown formats {extra}; "
+                                                   f"allowed: {list(_USER_FORMATS)}")
+        for key, (lo, hi) in _LIMITS.items():
+            fmt = self.formats[key]
+            if not isinstance(fmt, Format):
+                _fail(f"formats.{key}", fmt, "must be a {bits, frac} table")
+            if not lo <= fmt.bits <= hi:
+                _fail(f"formats.{key}.bits", fmt.bits, f"must be in [{lo}, {hi}]")
+            if not 0 <= fmt.frac <= fmt.bits - 1:
+                _fail(f"formats.{key}.frac", fmt.frac,
+                      f"must be in [0, bits-1] = [0, {fmt.bits - 1}]")
+        if self.vector.bits > 24:
+            _fail("formats.input/state", (self.formats["input"], self.formats["state"]),
+                  f"aligned vector format needs {self.vector.bits} bits; at most 24 allowed")
+        b, p = self.formats["bias"], self.product
+        if b.frac > p.frac:
+            _fail("formats.bias.frac", b.frac,
+                  f"must be <= weight.frac + max(input.frac, state.frac) = {p.frac}")
+        if self.accumulator.bits > 62:
+            _fail("formats", "accumulator", f"needs {self.accumulator.bits} bits; at most 62")
+        a = self.act_input
+        if not isinstance(a, Format) or not 6 <= a.bits <= 20 or a.bits - a.frac != 5:
+            _fail("internal.act_input", a, "must have bits in [6, 20] and bits - frac = 5 "
+                                           "(sigmoid input range [-16, 16))")
+        g = self.gate
+        if not isinstance(g, Format) or not 4 <= g.bits <= 18 or g.bits - g.frac != 2:
+            _fail("internal.gate", g, "must have bits in [4, 18] and bits - frac = 2 "
+                                      "(signed range [-2, 2) holds 1.0)")
+        s = _as_int("internal.act_segments", self.act_segments)
+        if s < 2 or s & (s - 1) or s > (1 << a.bits):
+            _fail("internal.act_segments", s,
+                  f"must be a power of two in [2, 2**act_input.bits = {1 << a.bits}]")
+
+
+def _format_from(field_name, value):
+    if isinstance(value, Format):
+        return value
+    if not isinstance(value, dict) or set(value) != {"bits", "frac"}:
+        _fail(field_name, value, "must be a table with exactly the keys 'bits' and 'frac'")
+    return Format(_as_int(f"{field_name}.bits", value["bits"]),
+                  _as_int(f"{field_name}.frac", value["frac"]))
+
+
+def config_from_dict(data: dict) -> Config:
+    """Build a validated :class:`Config` from the TOML structure (missing keys take defaults)."""
+    if not isinstance(data, dict):
+        _fail("<root>", data, "must be a table")
+    known = {"name", "input_size", "hidden_size", "lanes", "formats", "internal"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        _fail(unknown[0], data[unknown[0]], f"unknown key; allowed keys: {sorted(known)}")
+    default = Config()
+    kwargs = {k: data[k] for k in ("name", "input_size", "hidden_size", "lanes") if k in data}
+    fmts = dict(default.formats)
+    user = data.get("formats", {})
+    if not isinstance(user, dict):
+        _fail("formats", user, "must be a table")
+    for key, value in user.items():
+        if key not in _USER_FORMATS:
+            _fail(f"formats.{key}", value, f"unknown format; allowed: {list(_USER_FORMATS)}")
+        fmts[key] = _format_from(f"formats.{key}", value)
+    kwargs["formats"] = fmts
+    internal = data.get("internal", {})
+    if not isinstance(internal, dict):
+        _fail("internal", internal, "must be a table")
+    for key, value in internal.items():
+        if key in ("act_input", "gate"):
+            kwargs[key] = _format_from(f"internal.{key}", value)
+        elif key == "act_segments":
+            kwargs[key] = value
+        else:
+            _fail(f"internal.{key}", value,
+                  "unknown key; allowed: ['act_input', 'gate', 'act_segments']")
+    return Config(**kwargs)
+
+
+def load_config(path=DEFAULT_CONFIG) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration file {str(path)!r}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"configuration file {str(path)!r} is not valid TOML: {exc}") from None
+    return config_from_dict(data)

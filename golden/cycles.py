@@ -1,0 +1,86 @@
+"""Cycle model of the accelerator (SPEC section 4), exact for the RTL's CYCLES counter.
+
+A step starts when its whole x_t has arrived, the previous step has finished, and the h output
+buffer has room for H elements; from then on it never stalls. Each lane computes
+``R = 4H / N`` gate rows one after the other; a row visits the step's ``nnz_t`` columns, one
+per cycle, back to back (a step with no nonzero column still spends one cycle per row, to add
+the bias). After the last column the pipeline drains in ``L`` cycles::
+
+    T_step = R * max(nnz_t, 1) + L
+    nnz_t  = nnz(x_t) + nnz(h_{t-1})  (sparse; h part 0 on the first step of a sequence)
+           = X + H                    (dense)
+
+``L`` (``PIPELINE_LATENCY``) is the sum of the RTL pipeline stages after column issue:
+
+====================  ======  =====================================================
+stage                 cycles  what
+====================  ======  =====================================================
+start                 1       step start: lists and buffers swap
+fetch                 1       weight, bias and v-element memory reads
+multiply              1       registered product
+accumulate            1       accumulator (bias + sum), row done
+activation            3       round/saturate, table read, interpolate
+cell                  2       f*c, i*g products; sum, round, saturate; c written
+tanh(c)               3       round/saturate, table read, interpolate
+output                2       o*tanh(c), round/saturate, prune; h and list written
+====================  ======  =====================================================
+
+Throughput bounds outside a step (not counted in CYCLES): x arrives one element per beat
+(X beats per step) and h leaves one element per beat (H beats per step).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import Config
+
+__all__ = ["PIPELINE_LATENCY", "STAGES", "step_cycles", "nnz_per_step", "cycle_model",
+           "describe"]
+
+STAGES = {"start": 1, "fetch": 1, "multiply": 1, "accumulate": 1, "activation": 3, "cell": 2,
+          "tanh": 3, "output": 2}
+PIPELINE_LATENCY = sum(STAGES.values())
+
+
+def step_cycles(cfg: Config, nnz):
+    """Cycles of steps with ``nnz`` visited columns (scalar or array)."""
+    nnz = np.asarray(nnz, dtype=np.int64)
+    return cfg.rows_per_lane * np.maximum(nnz, 1) + PIPELINE_LATENCY
+
+
+def nnz_per_step(cfg: Config, xs, hs, sparse=True, fresh_first=True):
+    """Visited columns per step of one sequence; ``xs`` (T, X) inputs, ``hs`` (T, H) outputs."""
+    xs = np.asarray(xs).reshape(-1, cfg.input_size)
+    hs = np.asarray(hs).reshape(-1, cfg.hidden_size)
+    if not sparse:
+        return np.full(len(xs), cfg.columns, dtype=np.int64)
+    nx = np.count_nonzero(xs, axis=1)
+    nh = np.concatenate([[0], np.count_nonzero(hs[:-1], axis=1)]) if len(hs) else nx * 0
+    if not fresh_first and len(hs):
+        raise ValueError("nnz_per_step needs the state before the first step; pass "
+                         "fresh_first=True for a sequence that starts from zero state")
+    return (nx + nh).astype(np.int64)
+
+
+def cycle_model(cfg: Config, xs, hs, sparse=True):
+    """Counters after running one sequence from zero state: CYCLES, STEPS, COLUMNS, SKIPPED."""
+    nnz = nnz_per_step(cfg, xs, hs, sparse)
+    return {"CYCLES": int(step_cycles(cfg, nnz).sum()), "STEPS": int(len(nnz)),
+            "COLUMNS": int(nnz.sum()), "SKIPPED": int((cfg.columns - nnz).sum())}
+
+
+def describe(cfg: Config):
+    """The constants and the formula, for the manifest."""
+    R = cfg.rows_per_lane
+    return {
+        "L": PIPELINE_LATENCY,
+        "stages": dict(STAGES),
+        "rows_per_lane": R,
+        "formula": "T_step = ceil(4H/N) * max(nnz_t, 1) + L cycles, counted from step start "
+                   "to the last h_t element written; nnz_t = nonzero elements of "
+                   "[x_t ; h_{t-1}] in sparse mode (h part 0 on a sequence's first step), "
+                   "X + H in dense mode",
+        "dense_step_cycles": int(step_cycles(cfg, cfg.columns)),
+        "dense_lane_utilisation": R * cfg.columns / int(step_cycles(cfg, cfg.columns)),
+    }
