@@ -1,6 +1,7 @@
 """Cycle model of the accelerator (SPEC section 4), exact for the RTL's CYCLES counter.
 
-A step starts when its whole x_t has arrived, the previous step has finished, and the h output
+CYCLES counts the cycles from the one after a step's start to the one that writes its last
+h group. A step starts when its whole x_t has arrived, the previous step has finished, and the h output
 buffer has room for H elements; from then on it never stalls. Each lane computes
 ``R = 4H / N`` gate rows one after the other; a row visits the step's ``nnz_t`` columns, one
 per cycle, back to back (a step with no nonzero column still spends one cycle per row, to add
@@ -12,18 +13,20 @@ the bias). After the last column the pipeline drains in ``L`` cycles::
 
 ``L`` (``PIPELINE_LATENCY``) is the sum of the RTL pipeline stages after column issue:
 
-====================  ======  =====================================================
-stage                 cycles  what
-====================  ======  =====================================================
-start                 1       step start: lists and buffers swap
-fetch                 1       weight, bias and v-element memory reads
-multiply              1       registered product
-accumulate            1       accumulator (bias + sum), row done
-activation            3       round/saturate, table read, interpolate
-cell                  2       f*c, i*g products; sum, round, saturate; c written
-tanh(c)               3       round/saturate, table read, interpolate
-output                2       o*tanh(c), round/saturate, prune; h and list written
-====================  ======  =====================================================
+=============  ======  ==========================================================
+stage          cycles  what
+=============  ======  ==========================================================
+fetch          1       weight, bias and v-element memory reads
+multiply       1       registered product
+accumulate     1       accumulator (bias + sum), row done
+round          1       accumulator -> activation input, round half up, saturate
+activation     3       segment select + table read, interpolate, tanh fix-up
+cell           2       f*c and i*g; sum, one rounding, saturate, c written
+round_c        1       c -> activation input
+tanh           3       tanh(c), as above
+output         2       o*tanh(c); round, saturate, prune; the h group is written to
+                       the h buffer, the index list and the output FIFO as the step ends
+=============  ======  ==========================================================
 
 Throughput bounds outside a step (not counted in CYCLES): x arrives one element per beat
 (X beats per step) and h leaves one element per beat (H beats per step).
@@ -38,8 +41,8 @@ from .config import Config
 __all__ = ["PIPELINE_LATENCY", "STAGES", "step_cycles", "nnz_per_step", "cycle_model",
            "describe"]
 
-STAGES = {"start": 1, "fetch": 1, "multiply": 1, "accumulate": 1, "activation": 3, "cell": 2,
-          "tanh": 3, "output": 2}
+STAGES = {"fetch": 1, "multiply": 1, "accumulate": 1, "round": 1, "activation": 3, "cell": 2,
+          "round_c": 1, "tanh": 3, "output": 2}
 PIPELINE_LATENCY = sum(STAGES.values())
 
 

@@ -1,0 +1,85 @@
+"""Pipelined piecewise-linear sigmoid / tanh unit, bit-exact with ``golden.activation``."""
+
+import math
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden.activation import pwl_tables
+
+from .fixedpoint import saturate
+
+__all__ = ["Activation"]
+
+
+class Activation(wiring.Component):
+    """Sigmoid (``i_tanh = 0``) or tanh (``i_tanh = 1``) of a pre-activation, one per cycle.
+
+    Parameters
+    ----------
+    act_input, gate : golden ``Format`` of the input and of the output.
+    segments : sigmoid table segments (power of two).
+    tag_width : width of a side-band tag delayed along with the data.
+
+    Members
+    -------
+    i_valid, i_data, i_tanh, i_tag : input, accepted every cycle.
+    o_valid, o_data, o_tag : result, ``latency`` cycles later.
+    """
+
+    latency = 3
+
+    def __init__(self, act_input, gate, segments, tag_width=1):
+        self.act_input, self.gate, self.segments = act_input, gate, segments
+        self.tag_width = tag_width
+        base, slope = pwl_tables(act_input, gate, segments)
+        self._base, self._slope = [int(v) for v in base], [int(v) for v in slope]
+        self._bw = max(max(self._base).bit_length(), 1)
+        self._sw = max(max(self._slope).bit_length(), 1)
+        super().__init__({
+            "i_valid": In(1), "i_data": In(signed(act_input.bits)), "i_tanh": In(1),
+            "i_tag": In(tag_width),
+            "o_valid": Out(1), "o_data": Out(signed(gate.bits)), "o_tag": Out(tag_width),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        ab, gf = self.act_input.bits, self.gate.frac
+        sb = int(math.log2(self.segments))
+        tb = ab - sb
+
+        # Table: base and slope packed in one word
+        rom = Memory(shape=unsigned(self._bw + self._sw), depth=self.segments,
+                     init=[b | (s << self._bw) for b, s in zip(self._base, self._slope)])
+        m.submodules.rom = rom
+        rd = rom.read_port()
+
+        # Stage 0: double for tanh, offset binary, segment select
+        doubled = saturate(self.i_data << 1, ab)
+        a = Mux(self.i_tanh, doubled, self.i_data)
+        u = Cat(a[:ab - 1], ~a[ab - 1])
+        m.d.comb += rd.addr.eq(u[tb:])
+        t1 = Signal(max(tb, 1), name="t1")
+        v1, tanh1, tag1 = Signal(name="v1"), Signal(name="tanh1"), Signal(self.tag_width, name="tag1")
+        m.d.sync += [t1.eq(u[:tb] if tb else 0), v1.eq(self.i_valid), tanh1.eq(self.i_tanh),
+                     tag1.eq(self.i_tag)]
+
+        # Stage 1: interpolate, round half up
+        base = rd.data[:self._bw]
+        slope = rd.data[self._bw:]
+        rnd = (1 << (tb - 1)) if tb else 0
+        y2 = Signal(unsigned(gf + 2), name="y2")
+        v2, tanh2, tag2 = Signal(name="v2"), Signal(name="tanh2"), Signal(self.tag_width, name="tag2")
+        m.d.sync += [y2.eq(base + ((slope * t1 + rnd) >> tb)), v2.eq(v1), tanh2.eq(tanh1),
+                     tag2.eq(tag1)]
+
+        # Stage 2: tanh = 2 sigmoid(2a) - 1
+        one = 1 << gf
+        y_s = y2.as_signed()
+        m.d.sync += [
+            self.o_data.eq(Mux(tanh2, (y2 << 1).as_signed() - one, y_s)),
+            self.o_valid.eq(v2), self.o_tag.eq(tag2),
+        ]
+        return m

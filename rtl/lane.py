@@ -1,0 +1,182 @@
+"""One processing lane: weight memory, multiply-accumulate, activation, cell update, h."""
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from .activation import Activation
+from .fixedpoint import rescale, round_half_up, saturate
+
+__all__ = ["Lane"]
+
+
+class Lane(wiring.Component):
+    """Lane ``k`` owns hidden units ``u = k + N j`` (``j = 0 .. H/N - 1``): the gate rows
+    ``4 j + q`` (q = i, f, g, o) of its weight memory, and that unit's cell state.
+
+    All lanes receive the same column stream and run in lock step. Row ``r`` of a step visits
+    the issued columns between ``first`` and ``last``; the accumulator starts from the bias.
+    Rows of one unit come in the order i, f, g, o; after o the cell update and h follow.
+
+    Parameters
+    ----------
+    cfg : golden ``Config``.
+    weights, biases : optional initial contents (``rows_per_lane * columns`` weights, row-major
+        by local row; ``rows_per_lane`` biases), for weights baked in at generation.
+
+    Members
+    -------
+    issue_valid, issue_first, issue_last, issue_addr, issue_row : a column, cycle 0.
+    value : the column's v element (vector format), cycle 1.
+    fresh : the step starts a sequence (c_{t-1} = 0); theta : pruning threshold.
+    w_en, w_addr, w_data, b_en, b_addr, b_data : parameter writes.
+    h_valid, h_data, h_unit : pruned h of unit ``k + N h_unit``, ``latency`` after the last
+        column of its o row.
+    """
+
+    def __init__(self, cfg, weights=None, biases=None):
+        self.cfg = cfg
+        f = cfg.formats
+        self.depth = cfg.rows_per_lane * cfg.columns
+        self.weights, self.biases = weights, biases
+        self.addr_width = ceil_log2(max(self.depth, 2))
+        self.row_width = ceil_log2(max(cfg.rows_per_lane, 4))
+        self.unit_width = max(self.row_width - 2, 1)
+        super().__init__({
+            "issue_valid": In(1), "issue_first": In(1), "issue_last": In(1),
+            "issue_addr": In(self.addr_width), "issue_row": In(self.row_width),
+            "value": In(signed(cfg.vector.bits)),
+            "fresh": In(1), "theta": In(unsigned(f["state"].bits)),
+            "w_en": In(1), "w_addr": In(self.addr_width), "w_data": In(signed(f["weight"].bits)),
+            "b_en": In(1), "b_addr": In(self.row_width), "b_data": In(signed(f["bias"].bits)),
+            "h_valid": Out(1), "h_data": Out(signed(f["state"].bits)),
+            "h_unit": Out(self.unit_width),
+        })
+
+    @property
+    def latency(self):
+        """Cycles from the issue of a unit's last column to its h on ``h_data``."""
+        return 1 + 1 + 1 + 1 + Activation.latency + 2 + 1 + Activation.latency + 2
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        f = cfg.formats
+        gf, cf = cfg.gate.frac, f["cell"].frac
+        pf = cfg.product.frac
+
+        # Internal state: parameter memories
+        wmem = Memory(shape=signed(f["weight"].bits), depth=self.depth,
+                      init=[] if self.weights is None else [int(v) for v in self.weights])
+        bmem = Memory(shape=signed(f["bias"].bits), depth=cfg.rows_per_lane,
+                      init=[] if self.biases is None else [int(v) for v in self.biases])
+        cmem = Memory(shape=signed(f["cell"].bits), depth=cfg.h_groups, init=[])
+        m.submodules.wmem, m.submodules.bmem, m.submodules.cmem = wmem, bmem, cmem
+        w_rd, w_wr = wmem.read_port(), wmem.write_port()
+        b_rd, b_wr = bmem.read_port(), bmem.write_port()
+        c_rd, c_wr = cmem.read_port(), cmem.write_port()
+        m.d.comb += [
+            w_wr.en.eq(self.w_en), w_wr.addr.eq(self.w_addr), w_wr.data.eq(self.w_data),
+            b_wr.en.eq(self.b_en), b_wr.addr.eq(self.b_addr), b_wr.data.eq(self.b_data),
+        ]
+
+        # Stage 0 -> 1: memory reads
+        m.d.comb += [w_rd.addr.eq(self.issue_addr), b_rd.addr.eq(self.issue_row)]
+        v1, first1, last1 = Signal(name="v1"), Signal(name="first1"), Signal(name="last1")
+        row1 = Signal(self.row_width, name="row1")
+        m.d.sync += [v1.eq(self.issue_valid), first1.eq(self.issue_first),
+                     last1.eq(self.issue_last), row1.eq(self.issue_row)]
+
+        # Stage 1 -> 2: product (exact), bias aligned to the accumulator
+        prod2 = Signal(signed(cfg.product.bits), name="prod2")
+        bias2 = Signal(signed(cfg.accumulator.bits), name="bias2")
+        v2, first2, last2 = Signal(name="v2"), Signal(name="first2"), Signal(name="last2")
+        row2 = Signal(self.row_width, name="row2")
+        m.d.sync += [prod2.eq(w_rd.data * self.value),
+                     bias2.eq(b_rd.data << (pf - f["bias"].frac)),
+                     v2.eq(v1), first2.eq(first1), last2.eq(last1), row2.eq(row1)]
+
+        # Stage 2 -> 3: accumulate (never overflows: width from Config.accumulator)
+        acc = Signal(signed(cfg.accumulator.bits), name="acc")
+        done3 = Signal(name="done3")
+        row3 = Signal(self.row_width, name="row3")
+        with m.If(v2):
+            m.d.sync += acc.eq(Mux(first2, bias2, acc) + prod2)
+        m.d.sync += [done3.eq(v2 & last2), row3.eq(row2)]
+
+        # Stage 3 -> 4: round half up and saturate to the activation input
+        pre4 = Signal(signed(cfg.act_input.bits), name="pre4")
+        done4 = Signal(name="done4")
+        row4 = Signal(self.row_width, name="row4")
+        m.d.sync += [pre4.eq(rescale(acc, pf, cfg.act_input)), done4.eq(done3), row4.eq(row3)]
+
+        # Gate activation: sigmoid for i, f, o; tanh for g
+        m.submodules.gate_act = gate_act = Activation(cfg.act_input, cfg.gate, cfg.act_segments,
+                                                      tag_width=self.row_width)
+        m.d.comb += [gate_act.i_valid.eq(done4), gate_act.i_data.eq(pre4),
+                     gate_act.i_tanh.eq(row4[:2] == 2), gate_act.i_tag.eq(row4)]
+        y = gate_act.o_data
+        q = gate_act.o_tag[:2]
+        j = gate_act.o_tag[2:] if self.row_width > 2 else 0
+
+        # Cell update, stage A: gather i, f, g; on o form f*c and i*g
+        gate_s = signed(cfg.gate.bits)
+        i_r, f_r, g_r = Signal(gate_s, name="i_r"), Signal(gate_s, name="f_r"), \
+            Signal(gate_s, name="g_r")
+        c_raddr = Signal(self.unit_width, name="c_raddr")
+        m.d.comb += c_rd.addr.eq(c_raddr)
+        c_old = Mux(self.fresh, 0, c_rd.data)
+        fc8 = Signal(signed(cfg.gate.bits + f["cell"].bits), name="fc8")
+        ig8 = Signal(signed(2 * cfg.gate.bits), name="ig8")
+        o8 = Signal(gate_s, name="o8")
+        v8 = Signal(name="v8")
+        j8 = Signal(self.unit_width, name="j8")
+        m.d.sync += v8.eq(0)
+        with m.If(gate_act.o_valid):
+            with m.Switch(q):
+                with m.Case(0):
+                    m.d.sync += i_r.eq(y)
+                with m.Case(1):
+                    m.d.sync += [f_r.eq(y), c_raddr.eq(j)]     # c_old read ahead of o
+                with m.Case(2):
+                    m.d.sync += g_r.eq(y)
+                with m.Case(3):
+                    m.d.sync += [fc8.eq(f_r * c_old), ig8.eq(i_r * g_r), o8.eq(y),
+                                 v8.eq(1), j8.eq(j)]
+
+        # Cell update, stage B: one rounding, saturate, write back
+        F = max(gf + cf, 2 * gf)
+        s = (fc8 << (F - gf - cf)) + (ig8 << (F - 2 * gf))
+        c_new = saturate(round_half_up(s, F - cf), f["cell"].bits)
+        c9 = Signal(signed(f["cell"].bits), name="c9")
+        o9 = Signal(gate_s, name="o9")
+        v9 = Signal(name="v9")
+        j9 = Signal(self.unit_width, name="j9")
+        m.d.comb += [c_wr.en.eq(v8), c_wr.addr.eq(j8), c_wr.data.eq(c_new)]
+        m.d.sync += [c9.eq(c_new), o9.eq(o8), v9.eq(v8), j9.eq(j8)]
+
+        # tanh(c): round/saturate to the activation input, then the second activation unit
+        tc10 = Signal(signed(cfg.act_input.bits), name="tc10")
+        v10 = Signal(name="v10")
+        tag10 = Signal(gate_s.width + self.unit_width, name="tag10")
+        m.d.sync += [tc10.eq(rescale(c9, cf, cfg.act_input)), v10.eq(v9),
+                     tag10.eq(o9.as_unsigned() | (j9 << gate_s.width))]
+        m.submodules.cell_act = cell_act = Activation(
+            cfg.act_input, cfg.gate, cfg.act_segments, tag_width=gate_s.width + self.unit_width)
+        m.d.comb += [cell_act.i_valid.eq(v10), cell_act.i_data.eq(tc10), cell_act.i_tanh.eq(1),
+                     cell_act.i_tag.eq(tag10)]
+
+        # Output: h~ = o * tanh(c), round, saturate, prune
+        hp14 = Signal(signed(2 * cfg.gate.bits), name="hp14")
+        v14 = Signal(name="v14")
+        j14 = Signal(self.unit_width, name="j14")
+        o13 = cell_act.o_tag[:gate_s.width].as_signed()
+        m.d.sync += [hp14.eq(o13 * cell_act.o_data), v14.eq(cell_act.o_valid),
+                     j14.eq(cell_act.o_tag[gate_s.width:])]
+        h_raw = rescale(hp14, 2 * gf, f["state"])
+        mag = Mux(h_raw < 0, -h_raw, h_raw)
+        m.d.sync += [self.h_data.eq(Mux(mag < self.theta, 0, h_raw)), self.h_valid.eq(v14),
+                     self.h_unit.eq(j14)]
+        return m

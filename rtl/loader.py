@@ -1,0 +1,126 @@
+"""Parameter loader: the ``s_axis_w`` stream into the lanes' weight and bias memories."""
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from .fixedpoint import sign_extends
+
+__all__ = ["ParamLoader"]
+
+PHASE_IH, PHASE_HH, PHASE_B = 0, 1, 2
+
+
+class ParamLoader(wiring.Component):
+    """Accepts one signed value per beat in PyTorch order: W_ih row-major (4H x X), W_hh
+    row-major (4H x H), b (4H); rows in gate order i, f, g, o. Row ``q H + u`` (gate q, unit
+    u) goes to lane ``u mod N``, local row ``4 (u div N) + q``; column c of W_hh is column
+    ``X + c`` of that lane's memory.
+
+    Protocol: a load is exactly ``4H (X + H + 1)`` beats with ``tlast`` on the last one.
+    ``tlast`` earlier (short load) or missing on the last beat (long load) pulses ``error``;
+    a long load's extra beats are dropped up to its ``tlast``. Either way the load does not
+    complete (``loaded`` does not pulse) and the memories hold a mix of old and new values:
+    reload. A beat whose value is not the sign extension of the weight (bias) format pulses
+    ``error`` as well and its low bits are written.
+
+    Members
+    -------
+    enable : beats are accepted only while 1 (no step in flight).
+    s_valid, s_ready, s_data, s_last : the stream.
+    active : a load has begun and not ended (steps must not start).
+    loaded : pulse, a complete load ended. error : pulse, a protocol error.
+    w_lane_en, w_addr, w_data, b_lane_en, b_addr, b_data : writes (one-hot lane enables).
+    """
+
+    def __init__(self, cfg, data_width):
+        self.cfg = cfg
+        f = cfg.formats
+        self.total = 4 * cfg.hidden_size * (cfg.columns + 1)
+        depth = cfg.rows_per_lane * cfg.columns
+        super().__init__({
+            "enable": In(1),
+            "s_valid": In(1), "s_ready": Out(1), "s_data": In(data_width), "s_last": In(1),
+            "active": Out(1), "loaded": Out(1), "error": Out(1),
+            "w_lane_en": Out(cfg.lanes), "w_addr": Out(ceil_log2(max(depth, 2))),
+            "w_data": Out(signed(f["weight"].bits)),
+            "b_lane_en": Out(cfg.lanes), "b_addr": Out(ceil_log2(max(cfg.rows_per_lane, 4))),
+            "b_data": Out(signed(f["bias"].bits)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        f = cfg.formats
+        N, X, H = cfg.lanes, cfg.input_size, cfg.hidden_size
+        wb, bb = f["weight"].bits, f["bias"].bits
+
+        # Internal state: position in the load
+        count = Signal(range(self.total + 1), name="count")
+        phase = Signal(range(3), name="phase")
+        q = Signal(2, name="gate")
+        j = Signal(range(max(cfg.h_groups, 2)), name="unit_group")
+        k = Signal(range(max(N, 2)), name="lane")
+        c = Signal(range(max(X, H, 2)), name="col")
+        dropping = Signal(name="dropping")
+
+        m.d.comb += [self.s_ready.eq(self.enable), self.active.eq((count != 0) | dropping)]
+        m.d.sync += [self.loaded.eq(0), self.error.eq(0)]
+
+        local_row = j * 4 + q
+        m.d.comb += [
+            self.w_addr.eq(local_row * cfg.columns + c + (phase == PHASE_HH) * X),
+            self.w_data.eq(self.s_data[:wb]), self.b_addr.eq(local_row),
+            self.b_data.eq(self.s_data[:bb]),
+        ]
+
+        def restart():
+            return [count.eq(0), phase.eq(PHASE_IH), q.eq(0), j.eq(0), k.eq(0), c.eq(0)]
+
+        def next_row():
+            # row = q H + u, u = j N + k: k fastest, then j, then q
+            with m.If(k == N - 1):
+                m.d.sync += k.eq(0)
+                with m.If(j == cfg.h_groups - 1):
+                    m.d.sync += j.eq(0)
+                    with m.If(q == 3):
+                        m.d.sync += [q.eq(0), phase.eq(phase + 1)]
+                    with m.Else():
+                        m.d.sync += q.eq(q + 1)
+                with m.Else():
+                    m.d.sync += j.eq(j + 1)
+            with m.Else():
+                m.d.sync += k.eq(k + 1)
+
+        with m.If(self.s_valid & self.s_ready):
+            with m.If(dropping):
+                with m.If(self.s_last):
+                    m.d.sync += dropping.eq(0)
+            with m.Else():
+                fits = sign_extends(self.s_data, wb)
+                with m.If(phase == PHASE_B):
+                    fits = sign_extends(self.s_data, bb)
+                    m.d.comb += self.b_lane_en.eq(1 << k)
+                    next_row()
+                with m.Else():
+                    m.d.comb += self.w_lane_en.eq(1 << k)
+                    last_col = Mux(phase == PHASE_IH, c == X - 1, c == H - 1)
+                    with m.If(last_col):
+                        m.d.sync += c.eq(0)
+                        next_row()
+                    with m.Else():
+                        m.d.sync += c.eq(c + 1)
+                with m.If(~fits):
+                    m.d.sync += self.error.eq(1)
+                m.d.sync += count.eq(count + 1)
+                with m.If(count == self.total - 1):
+                    m.d.sync += restart()
+                    with m.If(self.s_last):
+                        m.d.sync += self.loaded.eq(1)
+                    with m.Else():
+                        m.d.sync += [self.error.eq(1), dropping.eq(1)]
+                with m.Elif(self.s_last):
+                    m.d.sync += [self.error.eq(1)] + restart()
+        return m
+

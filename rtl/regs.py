@@ -1,0 +1,130 @@
+"""AXI4-Lite control/status registers and performance counters (SPEC section 3)."""
+
+from amaranth.hdl import Module, Signal, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["Registers", "REGISTERS", "ID_VALUE", "ARCH_BAKED", "axil_ports"]
+
+ID_VALUE = 0x534B4C31                      # "SKL1"
+REGISTERS = {"ID": 0x00, "SHAPE": 0x04, "ARCH": 0x08, "CTRL": 0x10, "THRESHOLD": 0x14,
+             "STATUS": 0x18, "CYCLES_LO": 0x20, "CYCLES_HI": 0x24, "STEPS": 0x28,
+             "COLUMNS": 0x2C, "SKIPPED": 0x30}
+ARCH_BAKED = 1 << 16                       # ARCH bit 16: parameters baked in at generation
+RESP_OKAY, RESP_SLVERR = 0b00, 0b10
+
+
+def axil_ports():
+    """The AXI4-Lite port members (slave side), flat, conventionally named."""
+    return {
+        "s_axil_awaddr": In(8), "s_axil_awprot": In(3), "s_axil_awvalid": In(1),
+        "s_axil_awready": Out(1),
+        "s_axil_wdata": In(32), "s_axil_wstrb": In(4), "s_axil_wvalid": In(1),
+        "s_axil_wready": Out(1),
+        "s_axil_bresp": Out(2), "s_axil_bvalid": Out(1), "s_axil_bready": In(1),
+        "s_axil_araddr": In(8), "s_axil_arprot": In(3), "s_axil_arvalid": In(1),
+        "s_axil_arready": Out(1),
+        "s_axil_rdata": Out(32), "s_axil_rresp": Out(2), "s_axil_rvalid": Out(1),
+        "s_axil_rready": In(1),
+    }
+
+
+class Registers(wiring.Component):
+    """AXI4-Lite slave, 32-bit data, 8-bit byte addresses; one outstanding transaction per
+    direction. Writes take AW and W together; byte strobes are ignored (registers are written
+    whole). Unmapped addresses answer SLVERR (reads return 0). Reading CYCLES_LO latches the
+    high word, so CYCLES_LO then CYCLES_HI is one consistent 64-bit value.
+
+    Members
+    -------
+    s_axil_* : the AXI4-Lite port.
+    sparse, theta : CTRL.SPARSE and THRESHOLD. clear_state, clear_counters : one-cycle pulses.
+    busy, protocol_error : STATUS inputs (the error input sets the sticky bit).
+    cycle_inc, step_inc, columns_add, skipped_add : counter updates.
+    """
+
+    def __init__(self, cfg, baked=False):
+        self.cfg = cfg
+        self.baked = baked
+        hb = cfg.formats["state"].bits
+        super().__init__({
+            **axil_ports(),
+            "sparse": Out(1, init=1), "theta": Out(unsigned(hb)),
+            "clear_state": Out(1), "clear_counters": Out(1),
+            "busy": In(1), "protocol_error": In(1),
+            "cycle_inc": In(1), "step_inc": In(1),
+            "columns_add": In(range(cfg.columns + 1)), "skipped_add": In(range(cfg.columns + 1)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+
+        # Internal state: counters and sticky status
+        cycles = Signal(64, name="cycles")
+        cycles_hi = Signal(32, name="cycles_hi_latched")
+        steps, columns, skipped = Signal(32, name="steps"), Signal(32, name="columns"), \
+            Signal(32, name="skipped")
+        perr = Signal(name="perr")
+
+        with m.If(self.clear_counters):
+            m.d.sync += [cycles.eq(0), steps.eq(0), columns.eq(0), skipped.eq(0)]
+        with m.Else():
+            with m.If(self.cycle_inc):
+                m.d.sync += cycles.eq(cycles + 1)
+            with m.If(self.step_inc):
+                m.d.sync += [steps.eq(steps + 1), columns.eq(columns + self.columns_add),
+                             skipped.eq(skipped + self.skipped_add)]
+
+        # Write channel
+        m.d.sync += [self.clear_state.eq(0), self.clear_counters.eq(0)]
+        clear_perr = Signal(name="clear_perr")
+        do_write = self.s_axil_awvalid & self.s_axil_wvalid & ~self.s_axil_bvalid
+        m.d.comb += [self.s_axil_awready.eq(do_write), self.s_axil_wready.eq(do_write)]
+        with m.If(do_write):
+            m.d.sync += [self.s_axil_bvalid.eq(1), self.s_axil_bresp.eq(RESP_OKAY)]
+            wd = self.s_axil_wdata
+            with m.Switch(self.s_axil_awaddr):
+                with m.Case(REGISTERS["CTRL"]):
+                    m.d.sync += [self.sparse.eq(wd[0]), self.clear_state.eq(wd[1]),
+                                 self.clear_counters.eq(wd[2])]
+                with m.Case(REGISTERS["THRESHOLD"]):
+                    m.d.sync += self.theta.eq(wd[:len(self.theta)])
+                with m.Case(REGISTERS["STATUS"]):
+                    m.d.comb += clear_perr.eq(wd[1])
+                with m.Case(*[a for n, a in REGISTERS.items()
+                              if n not in ("CTRL", "THRESHOLD", "STATUS")]):
+                    pass                                     # read-only: write ignored
+                with m.Default():
+                    m.d.sync += self.s_axil_bresp.eq(RESP_SLVERR)
+        with m.Elif(self.s_axil_bvalid & self.s_axil_bready):
+            m.d.sync += self.s_axil_bvalid.eq(0)
+        with m.If(self.protocol_error):
+            m.d.sync += perr.eq(1)
+        with m.Elif(clear_perr):
+            m.d.sync += perr.eq(0)
+
+        # Read channel
+        m.d.comb += self.s_axil_arready.eq(~self.s_axil_rvalid)
+        with m.If(self.s_axil_arvalid & self.s_axil_arready):
+            m.d.sync += [self.s_axil_rvalid.eq(1), self.s_axil_rresp.eq(RESP_OKAY),
+                         self.s_axil_rdata.eq(0)]
+            arch = cfg.lanes | (ARCH_BAKED if self.baked else 0)
+            values = {
+                "ID": ID_VALUE, "SHAPE": cfg.input_size | (cfg.hidden_size << 16), "ARCH": arch,
+                "CTRL": self.sparse, "THRESHOLD": self.theta,
+                "STATUS": self.busy | (perr << 1),
+                "CYCLES_LO": cycles[:32], "CYCLES_HI": cycles_hi, "STEPS": steps,
+                "COLUMNS": columns, "SKIPPED": skipped,
+            }
+            with m.Switch(self.s_axil_araddr):
+                for name, value in values.items():
+                    with m.Case(REGISTERS[name]):
+                        m.d.sync += self.s_axil_rdata.eq(value)
+                        if name == "CYCLES_LO":
+                            m.d.sync += cycles_hi.eq(cycles[32:])
+                with m.Default():
+                    m.d.sync += self.s_axil_rresp.eq(RESP_SLVERR)
+        with m.Elif(self.s_axil_rvalid & self.s_axil_rready):
+            m.d.sync += self.s_axil_rvalid.eq(0)
+        return m
