@@ -115,7 +115,6 @@ class IndexList(wiring.Component):
         mask = Signal(N, name="x_mask")
         dropping = Signal(name="x_dropping")
         m.d.comb += self.x_ready.eq(~full[xf] | dropping)
-        m.d.sync += self.x_error.eq(0)
         nz = self.x_data != 0
         mask_next = mask | (nz << b)[:N]
         group_end = (b == N - 1) | (e == X - 1)
@@ -146,7 +145,8 @@ class IndexList(wiring.Component):
                     m.d.sync += [full[xf].eq(1), xf.eq(~xf)] + restart()
                 with m.Elif((e == X - 1) | self.x_last):
                     # wrong length: drop the vector (a long one up to its x_last)
-                    m.d.sync += [self.x_error.eq(1), nx[xf].eq(0), xnnz[xf].eq(0)] + restart()
+                    m.d.comb += self.x_error.eq(1)
+                    m.d.sync += [nx[xf].eq(0), xnnz[xf].eq(0)] + restart()
                     m.d.sync += dropping.eq(~self.x_last)
 
         # Step boundaries

@@ -55,10 +55,9 @@ class Lane(wiring.Component):
             "h_unit": Out(self.unit_width),
         })
 
-    @property
-    def latency(self):
-        """Cycles from the issue of a unit's last column to its h on ``h_data``."""
-        return 1 + 1 + 1 + 1 + Activation.latency + 2 + 1 + Activation.latency + 2
+    #: Cycles from the issue of a unit's last column to its h on ``h_data``: fetch, multiply,
+    #: accumulate, round, activation, cell (2), round, tanh(c), output (2).
+    latency = 1 + 1 + 1 + 1 + Activation.latency + 2 + 1 + Activation.latency + 2
 
     def elaborate(self, platform):
         m = Module()

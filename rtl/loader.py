@@ -66,7 +66,7 @@ class ParamLoader(wiring.Component):
         dropping = Signal(name="dropping")
 
         m.d.comb += [self.s_ready.eq(self.enable), self.active.eq((count != 0) | dropping)]
-        m.d.sync += [self.loaded.eq(0), self.error.eq(0)]
+        m.d.sync += self.loaded.eq(0)
 
         local_row = j * 4 + q
         m.d.comb += [
@@ -98,9 +98,9 @@ class ParamLoader(wiring.Component):
                 with m.If(self.s_last):
                     m.d.sync += dropping.eq(0)
             with m.Else():
-                fits = sign_extends(self.s_data, wb)
+                fits = Mux(phase == PHASE_B, sign_extends(self.s_data, bb),
+                           sign_extends(self.s_data, wb))
                 with m.If(phase == PHASE_B):
-                    fits = sign_extends(self.s_data, bb)
                     m.d.comb += self.b_lane_en.eq(1 << k)
                     next_row()
                 with m.Else():
@@ -112,15 +112,17 @@ class ParamLoader(wiring.Component):
                     with m.Else():
                         m.d.sync += c.eq(c + 1)
                 with m.If(~fits):
-                    m.d.sync += self.error.eq(1)
+                    m.d.comb += self.error.eq(1)
                 m.d.sync += count.eq(count + 1)
                 with m.If(count == self.total - 1):
                     m.d.sync += restart()
                     with m.If(self.s_last):
                         m.d.sync += self.loaded.eq(1)
                     with m.Else():
-                        m.d.sync += [self.error.eq(1), dropping.eq(1)]
+                        m.d.comb += self.error.eq(1)
+                        m.d.sync += dropping.eq(1)
                 with m.Elif(self.s_last):
-                    m.d.sync += [self.error.eq(1)] + restart()
+                    m.d.comb += self.error.eq(1)
+                    m.d.sync += restart()
         return m
 

@@ -65,10 +65,8 @@ class SkipLSTM(wiring.Component):
         }
         super().__init__({**ports, **self._axil})
 
-    @property
-    def latency(self):
-        """Cycles of a step beyond ``rows_per_lane * max(nnz, 1)`` (the cycle model's L)."""
-        return Lane(self.cfg).latency
+    #: Cycles of a step beyond ``rows_per_lane * max(nnz, 1)`` (the cycle model's L).
+    latency = Lane.latency
 
     def elaborate(self, platform):
         m = Module()
@@ -103,7 +101,7 @@ class SkipLSTM(wiring.Component):
             il.x_data.eq(self.s_axis_x_tdata[:f["input"].bits]),
             il.x_last.eq(self.s_axis_x_tlast), il.x_user.eq(self.s_axis_x_tuser),
         ]
-        m.d.sync += x_range_err.eq(self.s_axis_x_tvalid & il.x_ready &
+        m.d.comb += x_range_err.eq(self.s_axis_x_tvalid & il.x_ready &
                                    ~sign_extends(self.s_axis_x_tdata, f["input"].bits))
 
         # Parameter stream -> lanes

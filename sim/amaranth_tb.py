@@ -3,6 +3,7 @@ and the AXI4-Lite registers, built on async testbenches."""
 
 from __future__ import annotations
 
+from amaranth.hdl import ClockDomain, Module
 from amaranth.sim import Simulator
 
 from rtl.regs import REGISTERS
@@ -17,7 +18,7 @@ class TopBench:
     """Owns a ``SkipLSTM`` in the Amaranth simulator.
 
     ``run(main)`` runs the async ``main(tb, ctx)`` next to an h collector that stores each
-    beat as ``(value, tlast)`` in ``self.h``.
+    beat as ``(value, tlast)`` in ``self.h``; ``self.rst`` is the synchronous reset.
     """
 
     def __init__(self, cfg, params=None):
@@ -109,14 +110,18 @@ class TopBench:
                 self.h.append((from_unsigned(data, self.dut.h_width), bool(last)))
 
     def run(self, main, vcd=None):
-        sim = Simulator(self.dut)
+        top = Module()
+        top.domains.sync = cd = ClockDomain("sync")
+        top.submodules.dut = self.dut
+        self.rst = cd.rst
+        sim = Simulator(top)
         sim.add_clock(1e-8)
         sim.add_process(self._collect)
 
-        async def top(ctx):
+        async def bench(ctx):
             await main(self, ctx)
 
-        sim.add_testbench(top)
+        sim.add_testbench(bench)
         if vcd:
             with sim.write_vcd(vcd):
                 sim.run()

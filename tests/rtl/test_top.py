@@ -1,0 +1,182 @@
+"""Whole top in the Amaranth simulator: parameters through s_axis_w, several sequences, every
+h element and the CYCLES / STEPS / COLUMNS / SKIPPED counters against golden, exactly."""
+
+import numpy as np
+import pytest
+
+from golden import cycles
+from golden.config import Config
+from golden.fixed import Format
+from rtl.regs import ARCH_BAKED, ID_VALUE
+from rtl.top import SkipLSTM
+from sim.amaranth_tb import TopBench
+from sim.scenario import Scenario, random_params, random_sequences, x_beats
+
+CONFIGS = {
+    "X3H8N2": Config(input_size=3, hidden_size=8, lanes=2),
+    "X3H8N1": Config(input_size=3, hidden_size=8, lanes=1),
+    "X3H8N8": Config(input_size=3, hidden_size=8, lanes=8),
+    "X1H6N3": Config(input_size=1, hidden_size=6, lanes=3),
+    "X7H12N4-narrow": Config(input_size=7, hidden_size=12, lanes=4, formats={
+        "input": Format(8, 7), "weight": Format(4, 2), "bias": Format(8, 4),
+        "state": Format(8, 6), "cell": Format(10, 6)}),
+}
+
+
+def compare(tb, want_hs, H):
+    got = np.array([v for v, _ in tb.h])
+    want = np.concatenate([w.reshape(-1) for w in want_hs])
+    assert got.size == want.size, f"{got.size} h elements, expected {want.size}"
+    mism = np.flatnonzero(got != want)
+    if mism.size:
+        k = mism[0]
+        raise AssertionError(f"{mism.size} mismatches; first at step {k // H}, unit {k % H}: "
+                             f"{got[k]} != {want[k]}")
+    lasts = [i for i, (_, last) in enumerate(tb.h) if last]
+    assert lasts == list(range(H - 1, got.size, H))
+
+
+def run_scenario(sc, load=True, baked=False):
+    cfg = sc.cfg
+    tb = TopBench(cfg, sc.params if baked else None)
+    out = {}
+
+    async def main(tb, ctx):
+        if load:
+            await tb.send_w(ctx, sc.weight_beats())
+        await tb.write(ctx, "THRESHOLD", sc.theta)
+        await tb.write(ctx, "CTRL", int(sc.sparse))
+        for s in sc.sequences:
+            await tb.send_sequence(ctx, s)
+        await tb.wait_h(ctx, sum(len(s) for s in sc.sequences) * cfg.hidden_size)
+        await tb.wait_idle(ctx)
+        out["counters"] = await tb.counters(ctx)
+        out["status"] = await tb.read(ctx, "STATUS")
+        out["arch"] = await tb.read(ctx, "ARCH")
+
+    tb.run(main)
+    return tb, out
+
+
+@pytest.mark.parametrize("sparse", [True, False], ids=["sparse", "dense"])
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_top_bit_exact_and_cycle_exact(rng, name, sparse):
+    cfg = CONFIGS[name]
+    seqs = random_sequences(rng, cfg, [4, 3], density=0.6) + \
+        random_sequences(rng, cfg, [3], density=0.0)        # all-zero inputs
+    theta = 1 << (cfg.formats["state"].frac - 3)             # prune |h| < 1/8
+    sc = Scenario(cfg, random_params(rng, cfg), seqs, theta=theta, sparse=sparse)
+    want_h, want_counters = sc.expected()
+    tb, out = run_scenario(sc)
+    compare(tb, want_h, cfg.hidden_size)
+    assert out["counters"] == want_counters
+    assert out["status"] == 0
+    if sparse:
+        assert want_counters["SKIPPED"] > 0
+
+
+def test_sparse_and_dense_give_identical_h(rng):
+    cfg = CONFIGS["X3H8N2"]
+    params = random_params(rng, cfg)
+    seqs = random_sequences(rng, cfg, [5], density=0.4)
+    results = []
+    for sparse in (True, False):
+        tb, _ = run_scenario(Scenario(cfg, params, seqs, theta=300, sparse=sparse))
+        results.append([v for v, _ in tb.h])
+    assert results[0] == results[1]
+
+
+def test_baked_weights_need_no_load(rng):
+    cfg = CONFIGS["X3H8N2"]
+    sc = Scenario(cfg, random_params(rng, cfg), random_sequences(rng, cfg, [3]), theta=100)
+    tb, out = run_scenario(sc, load=False, baked=True)
+    compare(tb, sc.expected()[0], cfg.hidden_size)
+    assert out["arch"] == cfg.lanes | ARCH_BAKED
+
+
+def test_registers():
+    cfg = Config(input_size=3, hidden_size=8, lanes=2)
+    tb = TopBench(cfg)
+    got = {}
+
+    async def main(tb, ctx):
+        for name in ("ID", "SHAPE", "ARCH", "CTRL", "THRESHOLD", "STATUS", "CYCLES_LO"):
+            got[name] = await tb.read(ctx, name)
+        got["unmapped_read"] = await tb.read(ctx, 0x40)
+        got["unmapped_write"] = await tb.write(ctx, 0x44, 1)
+        got["ro_write"] = await tb.write(ctx, "ID", 0)
+        got["ID_after"] = await tb.read(ctx, "ID")
+        await tb.write(ctx, "THRESHOLD", 0x1234)
+        await tb.write(ctx, "CTRL", 0)
+        got["THRESHOLD_after"] = await tb.read(ctx, "THRESHOLD")
+        got["CTRL_after"] = await tb.read(ctx, "CTRL")
+
+    tb.run(main)
+    assert got["ID"] == ID_VALUE == 0x534B4C31
+    assert got["SHAPE"] == 3 | (8 << 16)
+    assert got["ARCH"] == 2
+    assert got["CTRL"] == 1                     # SPARSE resets to 1
+    assert got["THRESHOLD"] == 0 and got["STATUS"] == 0 and got["CYCLES_LO"] == 0
+    assert got["unmapped_read"] == ("SLVERR", 0)
+    assert got["unmapped_write"] == 0b10
+    assert got["ro_write"] == 0 and got["ID_after"] == ID_VALUE
+    assert got["THRESHOLD_after"] == 0x1234 and got["CTRL_after"] == 0
+
+
+def test_state_carries_over_without_tuser_and_clear_state_restarts(rng):
+    cfg = CONFIGS["X3H8N2"]
+    sc = Scenario(cfg, random_params(rng, cfg), random_sequences(rng, cfg, [2, 2, 2]), theta=0)
+    a, b, c = sc.sequences
+    g = sc.golden
+    ha, ca = g.run_fast(a)
+    hb, _ = g.run_fast(b, h0=ha[-1], c0=ca[-1])              # continues: no tuser
+    hc, _ = g.run_fast(c)                                     # CLEAR_STATE before it
+    tb = TopBench(cfg)
+
+    async def main(tb, ctx):
+        await tb.send_w(ctx, sc.weight_beats())
+        await tb.send_sequence(ctx, a)
+        await tb.send_x_beats(ctx, [(v, last, False) for v, last, _ in
+                                    x_beats(b)])
+        await tb.wait_h(ctx, 4 * cfg.H)
+        await tb.write(ctx, "CTRL", 0b011)                   # SPARSE | CLEAR_STATE
+        await tb.send_x_beats(ctx, [(v, last, False) for v, last, _ in
+                                    x_beats(c)])
+        await tb.wait_h(ctx, 6 * cfg.H)
+
+    tb.run(main)
+    compare(tb, [ha, hb, hc], cfg.H)
+
+
+def test_threshold_and_mode_change_between_sequences(rng):
+    cfg = CONFIGS["X3H8N2"]
+    sc = Scenario(cfg, random_params(rng, cfg), random_sequences(rng, cfg, [3, 3]))
+    a, b = sc.sequences
+    g = sc.golden
+    ha, _ = g.run_fast(a, theta=0)
+    hb, _ = g.run_fast(b, theta=600)
+    want_c = {k: cycles.cycle_model(cfg, a, ha, False)[k] + cycles.cycle_model(cfg, b, hb)[k]
+              for k in ("CYCLES", "STEPS", "COLUMNS", "SKIPPED")}
+    tb = TopBench(cfg)
+    out = {}
+
+    async def main(tb, ctx):
+        await tb.send_w(ctx, sc.weight_beats())
+        await tb.write(ctx, "CTRL", 0)
+        await tb.send_sequence(ctx, a)
+        await tb.wait_h(ctx, 3 * cfg.H)
+        await tb.wait_idle(ctx)
+        await tb.write(ctx, "THRESHOLD", 600)
+        await tb.write(ctx, "CTRL", 1)
+        await tb.send_sequence(ctx, b)
+        await tb.wait_h(ctx, 6 * cfg.H)
+        await tb.wait_idle(ctx)
+        out.update(await tb.counters(ctx))
+
+    tb.run(main)
+    compare(tb, [ha, hb], cfg.H)
+    assert out == want_c
+
+
+def test_elaboration_latency_matches_cycle_model():
+    assert SkipLSTM.latency == cycles.PIPELINE_LATENCY
