@@ -11,13 +11,19 @@ WEIGHTS ?=
 OUT     ?= build/rtl
 PYTEST_ARGS ?=
 
-.PHONY: setup test golden clean
+.PHONY: setup rtl lint test golden clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml scripts/setup.sh
 	VENV=$(VENV) bash scripts/setup.sh
 	touch $@
+
+rtl: $(STAMP)
+	$(PY) -m rtl.generate --config $(CONFIG) --out $(OUT) $(if $(WEIGHTS),--weights $(WEIGHTS))
+
+lint: rtl
+	$(PY) -m rtl.lint $(OUT)/$$($(PY) -c "from golden.config import load_config; print(load_config('$(CONFIG)').name)").v
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
