@@ -10,8 +10,10 @@ CONFIG  ?= configs/default.toml
 WEIGHTS ?=
 OUT     ?= build/rtl
 PYTEST_ARGS ?=
+SIM     ?=
+WAVES   ?=
 
-.PHONY: setup rtl lint test golden clean
+.PHONY: setup rtl lint test golden sim clean
 
 setup: $(STAMP)
 
@@ -27,6 +29,9 @@ lint: rtl
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+sim: $(STAMP)
+	SIM=$(SIM) WAVES=$(WAVES) $(PY) -m pytest tests/test_cocotb.py $(PYTEST_ARGS)
 
 golden: $(STAMP)
 	$(PY) -m pytest tests/golden $(PYTEST_ARGS)

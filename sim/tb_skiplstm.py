@@ -34,6 +34,11 @@ NUM_SAMPLES = int(os.environ.get("SKIPLSTM_NUM_SAMPLES", CASE["num_samples"]))
 SMALL = CASE["small"]                    # small enough to load parameters through s_axis_w
 
 
+def theta_of(value):
+    """A pruning threshold of ``value`` (real units) in raw state-format LSBs, at least 1."""
+    return max(1, int(round(value * CFG.formats["state"].scale)))
+
+
 def rng_for(name):
     seed = [SEED, sum(map(ord, name))]
     cocotb.log.info("seed %d for %s (SKIPLSTM_SEED overrides)", SEED, name)
@@ -183,7 +188,7 @@ async def test_random_sequences(dut, sparse, traffic):
     rng = rng_for(f"random{sparse}{traffic}")
     n = NUM_SAMPLES if sparse else max(1, NUM_SAMPLES // 2)
     lengths = [int(v) for v in rng.integers(1, CASE["max_len"] + 1, n)]
-    theta = 1 << (CFG.formats["state"].frac - 3)
+    theta = theta_of(1 / 8)
     sc = scenario(tb, rng, lengths, density=0.3, theta=theta, sparse=sparse)
     want_h, want_c = sc.expected()
     tb.set_traffic(traffic, SEED)
@@ -207,7 +212,7 @@ async def _send_all(tb, sequences):
 async def test_sparse_equals_dense(dut):
     tb = await start(dut)
     rng = rng_for("sparse_dense")
-    sc = scenario(tb, rng, [CASE["max_len"]], density=0.2, theta=1 << (CFG.formats["state"].frac - 2))
+    sc = scenario(tb, rng, [CASE["max_len"]], density=0.2, theta=theta_of(1 / 4))
     await tb.write("THRESHOLD", sc.theta)
     res = []
     for mode in (1, 0):
@@ -227,7 +232,7 @@ async def test_restart_clear_state_and_threshold_change(dut):
     L = CASE["max_len"]
     a, b, c = random_sequences(rng, CFG, [L, L, L], 0.5)
     g = Scenario(CFG, tb.params, []).golden
-    t1, t2 = 1 << (CFG.formats["state"].frac - 4), 1 << (CFG.formats["state"].frac - 2)
+    t1, t2 = theta_of(1 / 16), theta_of(1 / 4)
     ha, ca = g.run_fast(a, theta=t1)
     hb, _ = g.run_fast(b, theta=t1, h0=ha[-1], c0=ca[-1])
     hc, _ = g.run_fast(c, theta=t2)
