@@ -32,6 +32,8 @@ CFG = config_from_dict(CASE["config"])
 SEED = int(os.environ.get("SKIPLSTM_SEED", CASE["seed"]))
 NUM_SAMPLES = int(os.environ.get("SKIPLSTM_NUM_SAMPLES", CASE["num_samples"]))
 SMALL = CASE["small"]                    # small enough to load parameters through s_axis_w
+# deadlock guard: a test that has not finished after this much simulated time fails
+LIMIT = {"timeout_time": CASE["timeout_ms"], "timeout_unit": "ms"}
 
 
 def theta_of(value):
@@ -167,7 +169,7 @@ def scenario(tb, rng, lengths, density, theta, sparse=True):
 # -- tests ---------------------------------------------------------------------------------
 
 
-@cocotb.test()
+@cocotb.test(**LIMIT)
 async def test_identity_registers(dut):
     tb = await start(dut, load=False)
     assert await tb.read("ID") == ID_VALUE
@@ -178,7 +180,7 @@ async def test_identity_registers(dut):
     assert await tb.read("STATUS") == 0
 
 
-@cocotb.test()
+@cocotb.test(**LIMIT)
 @cocotb.parametrize(sparse=[True, False], traffic=["smooth", "gappy"])
 async def test_random_sequences(dut, sparse, traffic):
     """Random sequences, zeros in x, theta > 0: bit-exact h and exact counters. The counters
@@ -208,7 +210,7 @@ async def _send_all(tb, sequences):
         await tb.send_sequence(s)
 
 
-@cocotb.test()
+@cocotb.test(**LIMIT)
 async def test_sparse_equals_dense(dut):
     tb = await start(dut)
     rng = rng_for("sparse_dense")
@@ -223,7 +225,7 @@ async def test_sparse_equals_dense(dut):
     tb.check([res[0]], sc.expected()[0])
 
 
-@cocotb.test()
+@cocotb.test(**LIMIT)
 async def test_restart_clear_state_and_threshold_change(dut):
     """tuser restarts a sequence; vectors without tuser continue the state; CLEAR_STATE makes
     the next step start from zero state; THRESHOLD changes between sequences."""
@@ -249,7 +251,7 @@ async def test_restart_clear_state_and_threshold_change(dut):
     tb.check([got_a, got_b, got_c], [ha, hb, hc])
 
 
-@cocotb.test(skip=not SMALL)
+@cocotb.test(skip=not SMALL, **LIMIT)
 async def test_parameter_reload_between_sequences(dut):
     tb = await start(dut)
     rng = rng_for("reload")
@@ -266,7 +268,7 @@ async def test_parameter_reload_between_sequences(dut):
     tb.check([got1, got2], [want1, want2])
 
 
-@cocotb.test()
+@cocotb.test(**LIMIT)
 async def test_reset_in_the_middle_of_a_stream(dut):
     tb = await start(dut)
     rng = rng_for("reset")
@@ -285,7 +287,7 @@ async def test_reset_in_the_middle_of_a_stream(dut):
     tb.check([await tb.recv_steps(len(xs))], [want])
 
 
-@cocotb.test()
+@cocotb.test(**LIMIT)
 async def test_malformed_x_vectors(dut):
     tb = await start(dut)
     rng = rng_for("malformed_x")
@@ -310,7 +312,7 @@ async def test_malformed_x_vectors(dut):
     assert await tb.read("STATUS") == 0
 
 
-@cocotb.test(skip=not SMALL)
+@cocotb.test(skip=not SMALL, **LIMIT)
 async def test_malformed_parameter_loads(dut):
     tb = await start(dut)
     beats = [int(v) for v in stream_image(tb.params)]
@@ -331,7 +333,7 @@ async def test_malformed_parameter_loads(dut):
     assert await tb.read("STATUS") == 0
 
 
-@cocotb.test()
+@cocotb.test(**LIMIT)
 async def test_values_at_format_limits(dut):
     """Inputs at the input format's min and max drive the saturation paths (activation input,
     cell, state) with the loaded parameters."""

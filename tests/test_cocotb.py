@@ -57,7 +57,7 @@ def prepare_case(name):
     case_file.write_text(json.dumps({
         "config": cfg.to_dict(), "params": str(out / "params.npz"), "baked": not small,
         "small": small, "seed": int(os.environ.get("SKIPLSTM_SEED", 1234)),
-        "num_samples": samples, "max_len": max_len, "verilog": str(out / f"{cfg.name}.v"),
+        "num_samples": samples, "max_len": max_len, "timeout_ms": 2 if small else 10, "verilog": str(out / f"{cfg.name}.v"),
     }))
     return case_file
 
