@@ -1,0 +1,1 @@
+"""Pruning-aware training (PyTorch, CPU), quantisation through ``golden``, model bundles."""

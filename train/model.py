@@ -1,0 +1,83 @@
+"""An LSTM with hidden-state pruning in the forward pass (SPEC section 1), in PyTorch.
+
+``h = o * tanh(c)`` is set to exactly 0 where ``|h| < theta``; the gradient passes straight
+through the pruning (as if it were the identity). Parameters live in an ``nn.LSTM`` so that
+``golden.params.from_torch`` exports them unchanged. Optional fake quantisation (straight-
+through rounding of weights, bias, h and c to the hardware formats) serves fine-tuning.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["SparseLSTM", "fake_quant"]
+
+
+def fake_quant(x, fmt):
+    """Round half to even and saturate to ``fmt`` in the forward pass; identity gradient."""
+    scale = float(2 ** fmt.frac)
+    q = torch.clamp(torch.round(x * scale), fmt.min, fmt.max) / scale
+    return x + (q - x).detach()
+
+
+class SparseLSTM(nn.Module):
+    """One LSTM layer with pruned state and a linear read-out.
+
+    ``inputs`` is either a (B, T) tensor of symbol ids (one-hot inputs: the input projection
+    is a column lookup of W_ih) or a (B, T, X) float tensor.
+    """
+
+    def __init__(self, input_size, hidden_size, n_out, theta=0.0):
+        super().__init__()
+        self.lstm = nn.LSTM(input_size, hidden_size, batch_first=True)
+        self.out = nn.Linear(hidden_size, n_out)
+        self.theta = theta
+        self.quant = None                 # golden Config when fake quantisation is on
+
+    def params(self):
+        w_ih, w_hh = self.lstm.weight_ih_l0, self.lstm.weight_hh_l0
+        b = self.lstm.bias_ih_l0 + self.lstm.bias_hh_l0
+        if self.quant is not None:
+            f = self.quant.formats
+            w_ih, w_hh = fake_quant(w_ih, f["weight"]), fake_quant(w_hh, f["weight"])
+            b = fake_quant(b, f["bias"])
+        return w_ih, w_hh, b
+
+    def forward(self, inputs, state=None, return_pre=False):
+        """Returns ``(h_all (B, T, H), (h, c), h_pre_all)``; ``h_pre_all`` (before pruning)
+        only when ``return_pre``."""
+        w_ih, w_hh, b = self.params()
+        H = w_hh.shape[1]
+        if inputs.dtype in (torch.int64, torch.int32):
+            xw = nn.functional.embedding(inputs, w_ih.t())           # one-hot x
+        else:
+            if self.quant is not None:
+                inputs = fake_quant(inputs, self.quant.formats["input"])
+            xw = inputs @ w_ih.t()
+        B, T = xw.shape[:2]
+        if state is None:
+            h = xw.new_zeros(B, H)
+            c = xw.new_zeros(B, H)
+        else:
+            h, c = state
+        hs, pres = [], []
+        for t in range(T):
+            a = xw[:, t] + h @ w_hh.t() + b
+            i, f, g, o = a.chunk(4, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            if self.quant is not None:
+                c = fake_quant(c, self.quant.formats["cell"])
+            h_pre = torch.sigmoid(o) * torch.tanh(c)
+            if self.quant is not None:
+                h_pre = fake_quant(h_pre, self.quant.formats["state"])
+            if self.theta > 0:
+                keep = (h_pre.abs() >= self.theta).to(h_pre.dtype)
+                h = h_pre - (h_pre * (1 - keep)).detach()
+            else:
+                h = h_pre
+            hs.append(h)
+            if return_pre:
+                pres.append(h_pre)
+        h_all = torch.stack(hs, dim=1)
+        return h_all, (h, c), (torch.stack(pres, dim=1) if return_pre else None)
