@@ -41,10 +41,37 @@ CASES = {
     "wide": (Config(input_size=5, hidden_size=6, lanes=3, formats=WIDE), True, 3, 3),
 }
 SIMS = [s for s in ("icarus", "verilator") if os.environ.get("SIM", s) == s]
+PTB_BUNDLE = Path(os.environ.get("SKIPLSTM_PTB_BUNDLE", ROOT / "models" / "ptb"))
+PTB_CHARS = 200
+
+
+def prepare_ptb_case(bundle=PTB_BUNDLE, chars=PTB_CHARS):
+    """The trained PTB bundle baked into the default configuration; the first ``chars``
+    test characters."""
+    from golden.config import load_config
+    from train.bundle import load_bundle
+    from train.data import ptb_chars
+    out = BUILD / "cases" / "ptb"
+    case_file = out / "case.json"
+    if case_file.exists():
+        return case_file
+    cfg = load_config()
+    load_bundle(bundle, cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    generate(cfg, out, weights=bundle, quiet=True)
+    ids = ptb_chars()[1]["test"][:chars + 1]
+    case_file.write_text(json.dumps({
+        "config": cfg.to_dict(), "params": str(bundle / "params.npz"), "baked": True,
+        "small": False, "seed": 0, "num_samples": 0, "max_len": 1, "timeout_ms": 50,
+        "verilog": str(out / f"{cfg.name}.v"), "ptb": str(bundle),
+        "ptb_ids": [int(i) for i in ids]}))
+    return case_file
 
 
 def prepare_case(name):
     """Verilog (shared by both simulators), parameters and the case file; built once."""
+    if name == "ptb":
+        return prepare_ptb_case()
     cfg, small, samples, max_len = CASES[name]
     out = BUILD / "cases" / name
     case_file = out / "case.json"
@@ -69,9 +96,7 @@ def record(sim, name, phase, seconds):
     REPORT.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-@pytest.mark.parametrize("name", list(CASES))
-@pytest.mark.parametrize("sim", SIMS)
-def test_cocotb(sim, name):
+def run_case(sim, name, test_filter=None):
     case_file = prepare_case(name)
     case = json.loads(case_file.read_text())
     waves = os.environ.get("WAVES") == "1"
@@ -87,5 +112,17 @@ def test_cocotb(sim, name):
     env = {"SKIPLSTM_CASE": str(case_file), "PYTHONPATH": str(ROOT)}
     runner.test(test_module="sim.tb_skiplstm", hdl_toplevel="skiplstm", build_dir=build_dir,
                 test_dir=build_dir, extra_env=env, waves=waves, timescale=("1ns", "1ps"),
-                log_file=build_dir / "test.log")
+                log_file=build_dir / "test.log", test_filter=test_filter)
     record(sim, name, "test_s", time.monotonic() - t1)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("sim", SIMS)
+def test_cocotb(sim, name):
+    run_case(sim, name)
+
+
+@pytest.mark.skipif("verilator" not in SIMS, reason="SIM selects another simulator")
+def test_ptb_characters_through_the_rtl():
+    """The first 200 PTB test characters on Verilator with the shipped model baked in."""
+    run_case("verilator", "ptb", test_filter="test_ptb_characters|test_identity_registers")
