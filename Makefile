@@ -7,13 +7,13 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export AMARANTH_USE_YOSYS := builtin
 
 CONFIG  ?= configs/default.toml
-WEIGHTS ?=
+WEIGHTS ?= models/ptb
 OUT     ?= build/rtl
 PYTEST_ARGS ?=
 SIM     ?=
 WAVES   ?=
 
-.PHONY: setup rtl lint test golden sim clean
+.PHONY: setup rtl lint test golden sim train eval clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,19 @@ test: $(STAMP)
 
 sim: $(STAMP)
 	SIM=$(SIM) WAVES=$(WAVES) $(PY) -m pytest tests/test_cocotb.py $(PYTEST_ARGS)
+
+# Full training (about 75 minutes on 2 cores): dense baselines and pruned models, PTB and
+# MNIST, then the evaluation report. Writes models/; commit what should ship.
+train: $(STAMP)
+	$(PY) -m train.ptb --out models/ptb_dense --theta 0 --l1 0 --qat-epochs 0
+	$(PY) -m train.ptb --out models/ptb
+	$(PY) -m train.mnist --out models/mnist_dense --theta 0 --qat-epochs 0
+	$(PY) -m train.mnist --out models/mnist
+	$(PY) -m train.evaluate
+
+# Report from the shipped models (a few minutes): build/reports/accuracy.{json,md,png}
+eval: $(STAMP)
+	$(PY) -m train.evaluate
 
 golden: $(STAMP)
 	$(PY) -m pytest tests/golden $(PYTEST_ARGS)

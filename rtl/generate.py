@@ -33,7 +33,15 @@ def load_weights(path, cfg: Config):
     """Quantised parameters from a weights file or bundle; returns ``(QuantParams, info)``."""
     path = Path(path)
     if path.is_dir():
-        path = path / "params.npz"
+        from golden.bundle import BundleError, load_bundle
+        try:
+            b = load_bundle(path, cfg)
+        except BundleError as exc:
+            raise ParamError(str(exc)) from None
+        return b.q, {"file": str(path), "kind": "model bundle",
+                     "sha256": b.meta["params_sha256"], "theta": b.meta["theta"],
+                     "theta_raw": b.theta_raw, "dataset": b.meta.get("dataset"),
+                     "metrics": b.meta.get("metrics", {})}
     if not path.exists():
         raise ParamError(f"weights file {str(path)!r} does not exist")
     try:

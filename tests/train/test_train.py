@@ -9,7 +9,7 @@ import torch
 
 from golden.config import Config
 from train import ptb
-from train.bundle import BundleError, load_bundle, save_bundle
+from golden.bundle import BundleError, load_bundle, save_bundle
 from train.data import DataError, mnist_5k, ptb_chars
 from train.evaluate import ptb_float, ptb_golden
 from train.model import SparseLSTM
