@@ -52,17 +52,15 @@ def step_cycles(cfg: Config, nnz):
     return cfg.rows_per_lane * np.maximum(nnz, 1) + PIPELINE_LATENCY
 
 
-def nnz_per_step(cfg: Config, xs, hs, sparse=True, fresh_first=True):
-    """Visited columns per step of one sequence; ``xs`` (T, X) inputs, ``hs`` (T, H) outputs."""
+def nnz_per_step(cfg: Config, xs, hs, sparse=True):
+    """Visited columns per step of one sequence that starts from zero state; ``xs`` (T, X)
+    inputs, ``hs`` (T, H) outputs."""
     xs = np.asarray(xs).reshape(-1, cfg.input_size)
     hs = np.asarray(hs).reshape(-1, cfg.hidden_size)
     if not sparse:
         return np.full(len(xs), cfg.columns, dtype=np.int64)
     nx = np.count_nonzero(xs, axis=1)
     nh = np.concatenate([[0], np.count_nonzero(hs[:-1], axis=1)]) if len(hs) else nx * 0
-    if not fresh_first and len(hs):
-        raise ValueError("nnz_per_step needs the state before the first step; pass "
-                         "fresh_first=True for a sequence that starts from zero state")
     return (nx + nh).astype(np.int64)
 
 
