@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 SIM     ?=
 WAVES   ?=
 
-.PHONY: setup rtl lint test golden sim train eval clean
+.PHONY: setup rtl lint synth test golden sim train eval clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,12 @@ rtl: $(STAMP)
 
 lint: rtl
 	$(PY) -m rtl.lint $(OUT)/$$($(PY) -c "from golden.config import load_config; print(load_config('$(CONFIG)').name)").v
+
+# ECP5-85F synthesis, place and route of CONFIG (LANES=4,8,16,32 sweeps the lane count):
+# build/reports/synth.{json,md}. Tens of minutes for the default configuration.
+LANES ?=
+synth: $(STAMP)
+	$(PY) -m rtl.synth --config $(CONFIG) --weights "$(WEIGHTS)" --lanes "$(LANES)"
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

