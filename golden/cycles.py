@@ -20,10 +20,11 @@ fetch          1       weight, bias and v-element memory reads
 multiply       1       registered product
 accumulate     1       accumulator (bias + sum), row done
 round          1       accumulator -> activation input, round half up, saturate
-activation     3       segment select + table read, interpolate, tanh fix-up
+activation     5       table read, table word register, slope x offset, interpolate,
+                       tanh fix-up
 cell           2       f*c and i*g; sum, one rounding, saturate, c written
 round_c        1       c -> activation input
-tanh           3       tanh(c), as above
+tanh           5       tanh(c), as above
 output         2       o*tanh(c); round, saturate, prune; the h group is written to
                        the h buffer, the index list and the output FIFO as the step ends
 =============  ======  ==========================================================
@@ -41,8 +42,8 @@ from .config import Config
 __all__ = ["PIPELINE_LATENCY", "STAGES", "step_cycles", "nnz_per_step", "cycle_model",
            "describe"]
 
-STAGES = {"fetch": 1, "multiply": 1, "accumulate": 1, "round": 1, "activation": 3, "cell": 2,
-          "round_c": 1, "tanh": 3, "output": 2}
+STAGES = {"fetch": 1, "multiply": 1, "accumulate": 1, "round": 1, "activation": 5, "cell": 2,
+          "round_c": 1, "tanh": 5, "output": 2}
 PIPELINE_LATENCY = sum(STAGES.values())
 
 

@@ -29,7 +29,8 @@ class Activation(wiring.Component):
     o_valid, o_data, o_tag : result, ``latency`` cycles later.
     """
 
-    latency = 3
+    #: table read, table word register, multiply, interpolate, tanh fix-up
+    latency = 5
 
     def __init__(self, act_input, gate, segments, tag_width=1):
         self.act_input, self.gate, self.segments = act_input, gate, segments
@@ -66,20 +67,32 @@ class Activation(wiring.Component):
         m.d.sync += [t1.eq(u[:tb] if tb else 0), v1.eq(self.i_valid), tanh1.eq(self.i_tanh),
                      tag1.eq(self.i_tag)]
 
-        # Stage 1: interpolate, round half up
-        base = rd.data[:self._bw]
-        slope = rd.data[self._bw:]
-        rnd = (1 << (tb - 1)) if tb else 0
-        y2 = Signal(unsigned(gf + 2), name="y2")
+        # Stage 1: register the table word (the block RAM output is slow)
+        base2 = Signal(self._bw, name="base2")
+        slope2 = Signal(self._sw, name="slope2")
+        t2 = Signal(max(tb, 1), name="t2")
         v2, tanh2, tag2 = Signal(name="v2"), Signal(name="tanh2"), Signal(self.tag_width, name="tag2")
-        m.d.sync += [y2.eq(base + ((slope * t1 + rnd) >> tb)), v2.eq(v1), tanh2.eq(tanh1),
-                     tag2.eq(tag1)]
+        m.d.sync += [base2.eq(rd.data[:self._bw]), slope2.eq(rd.data[self._bw:]), t2.eq(t1),
+                     v2.eq(v1), tanh2.eq(tanh1), tag2.eq(tag1)]
 
-        # Stage 2: tanh = 2 sigmoid(2a) - 1
+        # Stage 2: slope times the offset in the segment
+        prod3 = Signal(self._sw + max(tb, 1), name="prod3")
+        base3 = Signal(self._bw, name="base3")
+        v3, tanh3, tag3 = Signal(name="v3"), Signal(name="tanh3"), Signal(self.tag_width, name="tag3")
+        m.d.sync += [prod3.eq(slope2 * t2), base3.eq(base2), v3.eq(v2), tanh3.eq(tanh2),
+                     tag3.eq(tag2)]
+
+        # Stage 3: interpolate, round half up
+        rnd = (1 << (tb - 1)) if tb else 0
+        y4 = Signal(unsigned(gf + 2), name="y4")
+        v4, tanh4, tag4 = Signal(name="v4"), Signal(name="tanh4"), Signal(self.tag_width, name="tag4")
+        m.d.sync += [y4.eq(base3 + ((prod3 + rnd) >> tb)), v4.eq(v3), tanh4.eq(tanh3),
+                     tag4.eq(tag3)]
+
+        # Stage 4: tanh = 2 sigmoid(2a) - 1 (values in [-1, 1] fit the gate format)
         one = 1 << gf
-        y_s = y2.as_signed()
         m.d.sync += [
-            self.o_data.eq(Mux(tanh2, (y2 << 1).as_signed() - one, y_s)),
-            self.o_valid.eq(v2), self.o_tag.eq(tag2),
+            self.o_data.eq(Mux(tanh4, (y4 << 1).as_signed() - one, y4.as_signed())),
+            self.o_valid.eq(v4), self.o_tag.eq(tag4),
         ]
         return m
