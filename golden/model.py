@@ -67,6 +67,11 @@ class GoldenLSTM:
         self.bias_acc = q.b << (self.pf - f["bias"].frac)
         gf, cf = cfg.gate.frac, f["cell"].frac
         self.F = max(gf + cf, 2 * gf)
+        # float64 holds every partial sum exactly when the accumulator fits its 53-bit
+        # significand, so BLAS can do the sums; otherwise plain int64
+        self._exact_float = cfg.accumulator.bits <= 53
+        self._WT = np.ascontiguousarray(self.W.T.astype(np.float64 if self._exact_float
+                                                        else np.int64))
 
     # -- pieces --------------------------------------------------------------------------
 
@@ -141,8 +146,9 @@ class GoldenLSTM:
                 np.array([t.c for t in tr], dtype=np.int64).reshape(-1, H))
 
     def run_fast(self, xs, theta=0, h0=None, c0=None):
-        """Same bits as :meth:`run`, computed with matrix products over the nonzero columns
-        (exact in int64, so the column order does not matter)."""
+        """Same bits as :meth:`run`, computed with a product over the nonzero columns: exact
+        (in float64 when the accumulator fits 53 bits, else int64), so the order of the
+        sums does not matter."""
         cfg, H = self.cfg, self.cfg.hidden_size
         fm = cfg.formats
         gf, cf = cfg.gate.frac, fm["cell"].frac
@@ -152,7 +158,8 @@ class GoldenLSTM:
         for x in np.asarray(xs, dtype=np.int64).reshape(-1, cfg.input_size):
             v = self.vector(x, h)
             nz = np.flatnonzero(v)
-            acc = self.bias_acc + self.W[:, nz] @ v[nz]
+            part = v[nz].astype(self._WT.dtype) @ self._WT[nz]
+            acc = self.bias_acc + part.astype(np.int64)
             pre = rescale(acc, self.pf, cfg.act_input)[0]
             i, f = self.sigmoid(pre[:H]), self.sigmoid(pre[H:2 * H])
             g, o = self.tanh(pre[2 * H:3 * H]), self.sigmoid(pre[3 * H:])

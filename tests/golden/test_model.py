@@ -113,3 +113,15 @@ def test_step_rejects_out_of_format_input():
                                                     np.zeros(32)), cfg))
     with pytest.raises(ValueError, match=r"input vector has values in \[0, 40000\]"):
         g.step(np.array([0, 40000, 0]), np.zeros(8), np.zeros(8))
+
+
+def test_run_fast_int64_path_equals_float_path(rng):
+    cfg = SMALL[2]
+    g = GoldenLSTM(cfg, quantize_params(random_params(rng, cfg), cfg))
+    xs = sparse_inputs(rng, cfg, 10, density=0.8)
+    assert g._exact_float
+    a = g.run_fast(xs, theta=20)
+    g._WT = np.ascontiguousarray(g.W.T)                      # the int64 path
+    b = g.run_fast(xs, theta=20)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
