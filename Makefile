@@ -44,7 +44,7 @@ sim: $(STAMP)
 train: $(STAMP)
 	$(PY) -m train.ptb --out models/ptb_dense --theta 0 --l1 0 --qat-epochs 0
 	$(PY) -m train.ptb --out models/ptb
-	$(PY) -m train.mnist --out models/mnist_dense --theta 0 --qat-epochs 0
+	$(PY) -m train.mnist --out models/mnist_dense --theta 0 --l1 0 --qat-epochs 0
 	$(PY) -m train.mnist --out models/mnist
 	$(PY) -m train.evaluate
 

