@@ -138,12 +138,12 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--bptt", type=int, default=100)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--theta", type=float, default=0.25, help="pruning threshold on |h|")
+    ap.add_argument("--theta", type=float, default=0.3, help="pruning threshold on |h|")
     ap.add_argument("--prune-start", type=float, default=0.05,
                     help="fraction of the steps before pruning starts")
     ap.add_argument("--warmup", type=float, default=0.4,
                     help="fraction of the steps at which theta reaches its final value")
-    ap.add_argument("--l1", type=float, default=0.02, help="L1 penalty on unpruned h")
+    ap.add_argument("--l1", type=float, default=0.2, help="L1 penalty on unpruned h")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-windows", type=int, default=0, help="windows per epoch (0: all)")
