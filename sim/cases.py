@@ -1,0 +1,80 @@
+"""Simulation cases shared by the regression (``tests/test_cocotb.py``) and the benchmark
+(``sim/bench.py``): generated Verilog, parameters and the case file the testbench reads, and
+one function that builds and runs a case with ``cocotb_tools.runner``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+from golden.config import load_config
+from rtl.generate import generate
+
+__all__ = ["ROOT", "BUILD", "PTB_BUNDLE", "fingerprint", "is_current", "prepare_ptb_case",
+           "run_cocotb"]
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build" / "sim"
+PTB_BUNDLE = Path(os.environ.get("SKIPLSTM_PTB_BUNDLE", ROOT / "models" / "ptb"))
+
+
+def fingerprint(*extra):
+    """Hash of the generator's sources (rtl/, golden/) and ``extra`` strings: a case built
+    from older sources is rebuilt."""
+    h = hashlib.sha256()
+    for path in sorted([*(ROOT / "rtl").glob("*.py"), *(ROOT / "golden").glob("*.py")]):
+        h.update(path.read_bytes())
+    for item in extra:
+        h.update(str(item).encode())
+    return h.hexdigest()
+
+
+def is_current(case_file, fp):
+    case_file = Path(case_file)
+    return case_file.exists() and json.loads(case_file.read_text()).get("fingerprint") == fp
+
+
+def prepare_ptb_case(name="ptb", chars=200, bundle=PTB_BUNDLE, timeout_ms=50, extra=None):
+    """The trained PTB bundle baked into the default configuration and the first ``chars``
+    test characters; built once per ``name``."""
+    from golden.bundle import load_bundle
+    from train.data import ptb_chars
+    out = BUILD / "cases" / name
+    case_file = out / "case.json"
+    fp = fingerprint(name, chars, (Path(bundle) / "params.npz").read_bytes(), extra)
+    if is_current(case_file, fp):
+        return case_file
+    cfg = load_config()
+    load_bundle(bundle, cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    generate(cfg, out, weights=bundle, quiet=True)
+    ids = ptb_chars()[1]["test"][:chars + 1]
+    case_file.write_text(json.dumps({
+        "config": cfg.to_dict(), "params": str(Path(bundle) / "params.npz"), "baked": True,
+        "small": False, "seed": 0, "num_samples": 0, "max_len": 1, "timeout_ms": timeout_ms,
+        "verilog": str(out / f"{cfg.name}.v"), "ptb": str(bundle),
+        "ptb_ids": [int(i) for i in ids], "fingerprint": fp, **(extra or {})}))
+    return case_file
+
+
+def run_cocotb(sim, name, case_file, test_filter=None, waves=False):
+    """Builds (once per simulator and case) and runs ``sim.tb_skiplstm``; returns
+    ``(build_seconds, test_seconds)``. Raises (pytest) or exits (otherwise) on a failure."""
+    from cocotb_tools.runner import get_runner
+    case = json.loads(Path(case_file).read_text())
+    runner = get_runner(sim)
+    build_dir = BUILD / sim / name
+    t0 = time.monotonic()
+    build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"] if sim == "verilator" else []
+    runner.build(sources=[case["verilog"]], hdl_toplevel="skiplstm", build_dir=build_dir,
+                 build_args=build_args, timescale=("1ns", "1ps"), waves=waves,
+                 log_file=build_dir / "build.log")
+    t1 = time.monotonic()
+    env = {"SKIPLSTM_CASE": str(case_file), "PYTHONPATH": str(ROOT)}
+    runner.test(test_module="sim.tb_skiplstm", hdl_toplevel="skiplstm", build_dir=build_dir,
+                test_dir=build_dir, extra_env=env, waves=waves, timescale=("1ns", "1ps"),
+                log_file=build_dir / "test.log", test_filter=test_filter)
+    return t1 - t0, time.monotonic() - t1
