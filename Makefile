@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 SIM     ?=
 WAVES   ?=
 
-.PHONY: setup rtl lint synth test golden sim train eval clean
+.PHONY: setup rtl lint synth bench test golden sim train eval clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,12 @@ lint: rtl
 LANES ?=
 synth: $(STAMP)
 	$(PY) -m rtl.synth --config $(CONFIG) --weights "$(WEIGHTS)" --lanes "$(LANES)"
+
+# Sparse vs dense cycles of the shipped PTB model through the RTL (Verilator):
+# build/reports/bench.{json,md,png}. About 5 minutes.
+BENCH_CHARS ?= 1000
+bench: $(STAMP)
+	$(PY) -m sim.bench --chars $(BENCH_CHARS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
