@@ -34,7 +34,7 @@ synth: $(STAMP)
 	$(PY) -m rtl.synth --config $(CONFIG) --weights "$(WEIGHTS)" --lanes "$(LANES)"
 
 # Sparse vs dense cycles of the shipped PTB model through the RTL (Verilator):
-# build/reports/bench.{json,md,png}. About 5 minutes.
+# build/reports/bench.{json,md,png}. About 10 minutes on 2 cores.
 BENCH_CHARS ?= 1000
 bench: $(STAMP)
 	$(PY) -m sim.bench --chars $(BENCH_CHARS)
