@@ -78,13 +78,13 @@ def run_case(sim, name, test_filter=None):
     record(sim, name, "test_s", test_s)
 
 
-@pytest.mark.parametrize("name", list(CASES))
-@pytest.mark.parametrize("sim", SIMS)
-def test_cocotb(sim, name):
-    run_case(sim, name)
+# (simulator, case, cocotb test filter): every case on every simulator, and the first PTB
+# test characters with the shipped model baked in on Verilator
+RUNS = [(sim, name, None) for sim in SIMS for name in CASES]
+if "verilator" in SIMS:
+    RUNS.append(("verilator", "ptb", "test_ptb_characters|test_identity_registers"))
 
 
-@pytest.mark.skipif("verilator" not in SIMS, reason="SIM selects another simulator")
-def test_ptb_characters_through_the_rtl():
-    """The first 200 PTB test characters on Verilator with the shipped model baked in."""
-    run_case("verilator", "ptb", test_filter="test_ptb_characters|test_identity_registers")
+@pytest.mark.parametrize("sim,name,test_filter", RUNS, ids=[f"{s}-{n}" for s, n, _ in RUNS])
+def test_cocotb(sim, name, test_filter):
+    run_case(sim, name, test_filter)
