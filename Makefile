@@ -45,8 +45,8 @@ test: $(STAMP)
 sim: $(STAMP)
 	SIM=$(SIM) WAVES=$(WAVES) $(PY) -m pytest tests/test_cocotb.py $(PYTEST_ARGS)
 
-# Full training (about 75 minutes on 2 cores): dense baselines and pruned models, PTB and
-# MNIST, then the evaluation report. Writes models/; commit what should ship.
+# Full training, about an hour on 2 cores (estimated from the separate runs): dense
+# baselines and pruned models, PTB and MNIST, then the evaluation report. Writes models/; commit what should ship.
 train: $(STAMP)
 	$(PY) -m train.ptb --out models/ptb_dense --theta 0 --l1 0 --qat-epochs 0
 	$(PY) -m train.ptb --out models/ptb
