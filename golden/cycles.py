@@ -16,16 +16,17 @@ the bias). After the last column the pipeline drains in ``L`` cycles::
 =============  ======  ==========================================================
 stage          cycles  what
 =============  ======  ==========================================================
-fetch          1       weight, bias and v-element memory reads
+fetch          3       column registered in each lane; weight, bias and v-element
+                       memory reads; memory outputs registered
 multiply       1       registered product
 accumulate     1       accumulator (bias + sum), row done
 round          1       accumulator -> activation input, round half up, saturate
 activation     5       table read, table word register, slope x offset, interpolate,
                        tanh fix-up
-cell           2       f*c and i*g; sum, one rounding, saturate, c written
+cell           3       f*c and i*g; exact sum; one rounding, saturate, c written
 round_c        1       c -> activation input
 tanh           5       tanh(c), as above
-output         2       o*tanh(c); round, saturate, prune; the h group is written to
+output         3       o*tanh(c); round and saturate; prune; the h group is written to
                        the h buffer, the index list and the output FIFO as the step ends
 =============  ======  ==========================================================
 
@@ -42,8 +43,8 @@ from .config import Config
 __all__ = ["PIPELINE_LATENCY", "STAGES", "step_cycles", "nnz_per_step", "cycle_model",
            "describe"]
 
-STAGES = {"fetch": 1, "multiply": 1, "accumulate": 1, "round": 1, "activation": 5, "cell": 2,
-          "round_c": 1, "tanh": 5, "output": 2}
+STAGES = {"fetch": 3, "multiply": 1, "accumulate": 1, "round": 1, "activation": 5, "cell": 3,
+          "round_c": 1, "tanh": 5, "output": 3}
 PIPELINE_LATENCY = sum(STAGES.values())
 
 

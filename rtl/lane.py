@@ -55,9 +55,10 @@ class Lane(wiring.Component):
             "h_unit": Out(self.unit_width),
         })
 
-    #: Cycles from the issue of a unit's last column to its h on ``h_data``: fetch, multiply,
-    #: accumulate, round, activation, cell (2), round, tanh(c), output (2).
-    latency = 1 + 1 + 1 + 1 + Activation.latency + 2 + 1 + Activation.latency + 2
+    #: Cycles from the issue of a unit's last column to its h on ``h_data``: fetch (3: column
+    #: register, memory read, memory output register), multiply, accumulate, round,
+    #: activation, cell (3), round, tanh(c), output (3).
+    latency = 3 + 1 + 1 + 1 + Activation.latency + 3 + 1 + Activation.latency + 3
 
     def elaborate(self, platform):
         m = Module()
@@ -76,46 +77,66 @@ class Lane(wiring.Component):
         w_rd, w_wr = wmem.read_port(), wmem.write_port()
         b_rd, b_wr = bmem.read_port(), bmem.write_port()
         c_rd, c_wr = cmem.read_port(), cmem.write_port()
-        m.d.comb += [
+        # Parameter writes are registered in each lane (they reach every memory of the chip)
+        m.d.sync += [
             w_wr.en.eq(self.w_en), w_wr.addr.eq(self.w_addr), w_wr.data.eq(self.w_data),
             b_wr.en.eq(self.b_en), b_wr.addr.eq(self.b_addr), b_wr.data.eq(self.b_data),
         ]
 
-        # Stage 0 -> 1: memory reads
-        m.d.comb += [w_rd.addr.eq(self.issue_addr), b_rd.addr.eq(self.issue_row)]
+        # Stage 0 -> 1: the column is registered in each lane (fan-out to the lanes and to
+        # the block RAMs of this lane's weight memory are separate timing paths)
+        addr1 = Signal(self.addr_width, name="addr1")
         v1, first1, last1 = Signal(name="v1"), Signal(name="first1"), Signal(name="last1")
         row1 = Signal(self.row_width, name="row1")
-        m.d.sync += [v1.eq(self.issue_valid), first1.eq(self.issue_first),
-                     last1.eq(self.issue_last), row1.eq(self.issue_row)]
+        m.d.sync += [addr1.eq(self.issue_addr), v1.eq(self.issue_valid),
+                     first1.eq(self.issue_first), last1.eq(self.issue_last),
+                     row1.eq(self.issue_row)]
 
-        # Stage 1 -> 2: product (exact), bias aligned to the accumulator
-        prod2 = Signal(signed(cfg.product.bits), name="prod2")
-        bias2 = Signal(signed(cfg.accumulator.bits), name="bias2")
+        # Stage 1 -> 2: memory reads
+        m.d.comb += [w_rd.addr.eq(addr1), b_rd.addr.eq(row1)]
+        value2 = Signal(signed(cfg.vector.bits), name="value2")
         v2, first2, last2 = Signal(name="v2"), Signal(name="first2"), Signal(name="last2")
         row2 = Signal(self.row_width, name="row2")
-        m.d.sync += [prod2.eq(w_rd.data * self.value),
-                     bias2.eq(b_rd.data << (pf - f["bias"].frac)),
-                     v2.eq(v1), first2.eq(first1), last2.eq(last1), row2.eq(row1)]
+        m.d.sync += [value2.eq(self.value), v2.eq(v1), first2.eq(first1), last2.eq(last1),
+                     row2.eq(row1)]
 
-        # Stage 2 -> 3: accumulate (never overflows: width from Config.accumulator)
-        acc = Signal(signed(cfg.accumulator.bits), name="acc")
-        done3 = Signal(name="done3")
+        # Stage 2 -> 3: memory outputs registered (after the block-RAM output multiplexer)
+        w3 = Signal(signed(f["weight"].bits), name="w3")
+        b3 = Signal(signed(f["bias"].bits), name="b3")
+        value3 = Signal(signed(cfg.vector.bits), name="value3")
+        v3, first3, last3 = Signal(name="v3"), Signal(name="first3"), Signal(name="last3")
         row3 = Signal(self.row_width, name="row3")
-        with m.If(v2):
-            m.d.sync += acc.eq(Mux(first2, bias2, acc) + prod2)
-        m.d.sync += [done3.eq(v2 & last2), row3.eq(row2)]
+        m.d.sync += [w3.eq(w_rd.data), b3.eq(b_rd.data), value3.eq(value2), v3.eq(v2),
+                     first3.eq(first2), last3.eq(last2), row3.eq(row2)]
 
-        # Stage 3 -> 4: round half up and saturate to the activation input
-        pre4 = Signal(signed(cfg.act_input.bits), name="pre4")
-        done4 = Signal(name="done4")
+        # Stage 3 -> 4: product (exact), bias aligned to the accumulator
+        prod4 = Signal(signed(cfg.product.bits), name="prod4")
+        bias4 = Signal(signed(cfg.accumulator.bits), name="bias4")
+        v4, first4, last4 = Signal(name="v4"), Signal(name="first4"), Signal(name="last4")
         row4 = Signal(self.row_width, name="row4")
-        m.d.sync += [pre4.eq(rescale(acc, pf, cfg.act_input)), done4.eq(done3), row4.eq(row3)]
+        m.d.sync += [prod4.eq(w3 * value3),
+                     bias4.eq(b3 << (pf - f["bias"].frac)),
+                     v4.eq(v3), first4.eq(first3), last4.eq(last3), row4.eq(row3)]
+
+        # Stage 4 -> 5: accumulate (never overflows: width from Config.accumulator)
+        acc = Signal(signed(cfg.accumulator.bits), name="acc")
+        done5 = Signal(name="done5")
+        row5 = Signal(self.row_width, name="row5")
+        with m.If(v4):
+            m.d.sync += acc.eq(Mux(first4, bias4, acc) + prod4)
+        m.d.sync += [done5.eq(v4 & last4), row5.eq(row4)]
+
+        # Stage 5 -> 6: round half up and saturate to the activation input
+        pre6 = Signal(signed(cfg.act_input.bits), name="pre6")
+        done6 = Signal(name="done6")
+        row6 = Signal(self.row_width, name="row6")
+        m.d.sync += [pre6.eq(rescale(acc, pf, cfg.act_input)), done6.eq(done5), row6.eq(row5)]
 
         # Gate activation: sigmoid for i, f, o; tanh for g
         m.submodules.gate_act = gate_act = Activation(cfg.act_input, cfg.gate, cfg.act_segments,
                                                       tag_width=self.row_width)
-        m.d.comb += [gate_act.i_valid.eq(done4), gate_act.i_data.eq(pre4),
-                     gate_act.i_tanh.eq(row4[:2] == 2), gate_act.i_tag.eq(row4)]
+        m.d.comb += [gate_act.i_valid.eq(done6), gate_act.i_data.eq(pre6),
+                     gate_act.i_tanh.eq(row6[:2] == 2), gate_act.i_tag.eq(row6)]
         y = gate_act.o_data
         q = gate_act.o_tag[:2]
         j = gate_act.o_tag[2:] if self.row_width > 2 else 0
@@ -145,16 +166,21 @@ class Lane(wiring.Component):
                     m.d.sync += [fc8.eq(f_r * c_old), ig8.eq(i_r * g_r), o8.eq(y),
                                  v8.eq(1), j8.eq(j)]
 
-        # Cell update, stage B: one rounding, saturate, write back
+        # Cell update, stage B: exact sum; stage C: one rounding, saturate, write back
         F = max(gf + cf, 2 * gf)
         s = (fc8 << (F - gf - cf)) + (ig8 << (F - 2 * gf))
-        c_new = saturate(round_half_up(s, F - cf), f["cell"].bits)
+        s8b = Signal(signed(len(s)), name="s8b")
+        o8b = Signal(gate_s, name="o8b")
+        v8b = Signal(name="v8b")
+        j8b = Signal(self.unit_width, name="j8b")
+        m.d.sync += [s8b.eq(s), o8b.eq(o8), v8b.eq(v8), j8b.eq(j8)]
+        c_new = saturate(round_half_up(s8b, F - cf), f["cell"].bits)
         c9 = Signal(signed(f["cell"].bits), name="c9")
         o9 = Signal(gate_s, name="o9")
         v9 = Signal(name="v9")
         j9 = Signal(self.unit_width, name="j9")
-        m.d.comb += [c_wr.en.eq(v8), c_wr.addr.eq(j8), c_wr.data.eq(c_new)]
-        m.d.sync += [c9.eq(c_new), o9.eq(o8), v9.eq(v8), j9.eq(j8)]
+        m.d.comb += [c_wr.en.eq(v8b), c_wr.addr.eq(j8b), c_wr.data.eq(c_new)]
+        m.d.sync += [c9.eq(c_new), o9.eq(o8b), v9.eq(v8b), j9.eq(j8b)]
 
         # tanh(c): round/saturate to the activation input, then the second activation unit
         tc10 = Signal(signed(cfg.act_input.bits), name="tc10")
@@ -174,8 +200,11 @@ class Lane(wiring.Component):
         o13 = cell_act.o_tag[:gate_s.width].as_signed()
         m.d.sync += [hp14.eq(o13 * cell_act.o_data), v14.eq(cell_act.o_valid),
                      j14.eq(cell_act.o_tag[gate_s.width:])]
-        h_raw = rescale(hp14, 2 * gf, f["state"])
-        mag = Mux(h_raw < 0, -h_raw, h_raw)
-        m.d.sync += [self.h_data.eq(Mux(mag < self.theta, 0, h_raw)), self.h_valid.eq(v14),
-                     self.h_unit.eq(j14)]
+        h15 = Signal(signed(f["state"].bits), name="h15")
+        v15 = Signal(name="v15")
+        j15 = Signal(self.unit_width, name="j15")
+        m.d.sync += [h15.eq(rescale(hp14, 2 * gf, f["state"])), v15.eq(v14), j15.eq(j14)]
+        mag = Mux(h15 < 0, -h15, h15)
+        m.d.sync += [self.h_data.eq(Mux(mag < self.theta, 0, h15)), self.h_valid.eq(v15),
+                     self.h_unit.eq(j15)]
         return m

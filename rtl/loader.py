@@ -68,15 +68,20 @@ class ParamLoader(wiring.Component):
         m.d.comb += [self.s_ready.eq(self.enable), self.active.eq((count != 0) | dropping)]
         m.d.sync += self.loaded.eq(0)
 
+        # Memory address of the current row: rowbase = (4 j + q) * columns (+ X for the
+        # recurrent part), kept incrementally so that no multiplier sits in the write path.
+        C = cfg.columns
+        rowbase = Signal(self.w_addr.shape(), name="rowbase")
         local_row = j * 4 + q
         m.d.comb += [
-            self.w_addr.eq(local_row * cfg.columns + c + (phase == PHASE_HH) * X),
+            self.w_addr.eq(rowbase + c),
             self.w_data.eq(self.s_data[:wb]), self.b_addr.eq(local_row),
             self.b_data.eq(self.s_data[:bb]),
         ]
 
         def restart():
-            return [count.eq(0), phase.eq(PHASE_IH), q.eq(0), j.eq(0), k.eq(0), c.eq(0)]
+            return [count.eq(0), phase.eq(PHASE_IH), q.eq(0), j.eq(0), k.eq(0), c.eq(0),
+                    rowbase.eq(0)]
 
         def next_row():
             # row = q H + u, u = j N + k: k fastest, then j, then q
@@ -85,11 +90,13 @@ class ParamLoader(wiring.Component):
                 with m.If(j == cfg.h_groups - 1):
                     m.d.sync += j.eq(0)
                     with m.If(q == 3):
-                        m.d.sync += [q.eq(0), phase.eq(phase + 1)]
+                        m.d.sync += [q.eq(0), phase.eq(phase + 1),
+                                     rowbase.eq(Mux(phase == PHASE_IH, X, 0))]
                     with m.Else():
-                        m.d.sync += q.eq(q + 1)
+                        m.d.sync += [q.eq(q + 1),
+                                     rowbase.eq(rowbase - 4 * C * (cfg.h_groups - 1) + C)]
                 with m.Else():
-                    m.d.sync += j.eq(j + 1)
+                    m.d.sync += [j.eq(j + 1), rowbase.eq(rowbase + 4 * C)]
             with m.Else():
                 m.d.sync += k.eq(k + 1)
 
