@@ -25,14 +25,23 @@ class ColumnIssue(wiring.Component):
     costs exactly one cycle and a zero none. A step without any nonzero column issues one
     null column per row (value forced to 0) so that each row still adds its bias.
 
+    Timing: the list entry after the current one is prefetched into a register, and the
+    first two entries of the step are kept to restart each row, so the one-column-per-cycle
+    loop only sees registers (the list reads sit in the prefetch path). A step spends two
+    cycles loading entries 0 and 1; the outputs are registered (``ISSUE_LATENCY`` = 3 cycles
+    in all before the first column reaches the lanes).
+
     Members
     -------
-    start, sparse, fresh, n_x, n_h : latched at ``start``; the step runs from the next cycle.
+    start, sparse, fresh, n_x, n_h : latched at ``start``.
     x_index / x_entry, h_index / h_entry : list reads (combinational, from ``IndexList``).
     issue_valid, issue_first, issue_last, issue_addr, issue_row : the column, to the lanes.
     v_en, v_kind, v_group, v_bit, v_zero : the element read, to ``IndexList``.
     running : a step is issuing; last : pulse with the step's final column.
     """
+
+    #: cycles of a step spent before its first column is on the outputs
+    ISSUE_LATENCY = 3
 
     def __init__(self, cfg):
         self.cfg = cfg
@@ -57,69 +66,100 @@ class ColumnIssue(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
-        N, X, R = cfg.lanes, cfg.input_size, cfg.rows_per_lane
+        N, X, R, C = cfg.lanes, cfg.input_size, cfg.rows_per_lane, cfg.columns
         xg, hg = self.xg, self.hg
+        gw = self.gwidth
 
-        # Internal state
-        sparse, fresh = Signal(name="sparse_r"), Signal(name="fresh_r")
+        # Step state, latched at start
+        sparse, fresh, null = Signal(name="sparse_r"), Signal(name="fresh_r"), Signal(name="null")
         n_x = Signal(range(xg + 1), name="n_x_r")
-        n_tot = Signal(range(xg + hg + 1), name="n_tot")
+        n_last = Signal(range(xg + hg + 1), name="n_last")      # index of the last entry
         row = Signal(range(max(R, 2)), name="row")
         rowbase = Signal(self.addr_width, name="rowbase")
-        ei = Signal(range(xg + hg + 1), name="entry")
-        rem = Signal(N, name="rem")
-        loaded = Signal(name="loaded")
         row_first = Signal(name="row_first")
+        phase = Signal(2, name="phase")                         # 0 idle, 1/2 load, 3 run
 
-        with m.If(self.start):
-            m.d.sync += [
-                self.running.eq(1), sparse.eq(self.sparse), fresh.eq(self.fresh),
-                n_x.eq(Mux(self.sparse, self.n_x, xg)),
-                n_tot.eq(Mux(self.sparse, self.n_x + Mux(self.fresh, 0, self.n_h), xg + hg)),
-                row.eq(0), rowbase.eq(0), ei.eq(0), loaded.eq(0), row_first.eq(1),
-            ]
+        # List pointer of the next entry to fetch: entry index, x / h list index, x side
+        rp = Signal(range(xg + hg + 2), name="rp")
+        xp = Signal(range(xg + 1), name="xp")
+        hp = Signal(range(hg + 1), name="hp")
+        rp_x = Signal(name="rp_x")
+        # pointer after entries 0 and 1 (where each row's fetching resumes)
+        rp2, xp2, hp2, rp2_x = (Signal.like(rp, name="rp2"), Signal.like(xp, name="xp2"),
+                                Signal.like(hp, name="hp2"), Signal(name="rp2_x"))
 
-        # Current entry: from the lists (sparse) or synthesised (dense)
-        is_x = ei < n_x
-        hi = ei - n_x
-        m.d.comb += [self.x_index.eq(ei), self.h_index.eq(hi)]
+        def entry(name):
+            return {"group": Signal(gw, name=f"{name}_group"), "mask": Signal(N, name=f"{name}_mask"),
+                    "x": Signal(name=f"{name}_x"), "last": Signal(name=f"{name}_last"),
+                    "base": Signal(range(C + 1), name=f"{name}_base")}
+        cur, nxt, e0, e1 = entry("cur"), entry("nxt"), entry("e0"), entry("e1")
+
+        def copy(dst, src):
+            return [dst[k].eq(src[k]) for k in dst]
+
+        # The entry at the pointer (list read, or synthesised in dense mode)
         full = (1 << N) - 1
         tail = ((1 << (X % N)) - 1) if X % N else full
-        dense_group = Mux(is_x, ei, hi)
-        dense_mask = Mux(is_x & (ei == xg - 1), tail, full)
-        group = Mux(sparse, Mux(is_x, self.x_entry.group, self.h_entry.group), dense_group)
-        entry_mask = Mux(sparse, Mux(is_x, self.x_entry.mask, self.h_entry.mask), dense_mask)
-        null = n_tot == 0
+        m.d.comb += [self.x_index.eq(xp), self.h_index.eq(hp)]
+        f_group = Mux(sparse, Mux(rp_x, self.x_entry.group, self.h_entry.group),
+                      Mux(rp_x, xp, hp))
+        f_mask = Mux(sparse, Mux(rp_x, self.x_entry.mask, self.h_entry.mask),
+                     Mux(rp_x & (xp == xg - 1), tail, full))
+        fetched = {
+            "group": Mux(null, 0, f_group), "mask": Mux(null, 1, f_mask),
+            "x": rp_x | null, "last": null | (rp == n_last),
+            "base": Mux(null, 0, Mux(rp_x, 0, X) + f_group * N),
+        }
 
-        msk = Mux(loaded, rem, entry_mask)
-        bit = _lowest_set_bit(msk, N)
-        rest = msk & (msk - 1)
-        entry_done = null | (rest == 0)
-        last_entry = null | (ei == n_tot - 1)
-        col = Mux(is_x, group * N + bit, X + group * N + bit)
+        def advance():
+            return [rp.eq(rp + 1),
+                    rp_x.eq(rp_x & (xp + 1 != n_x)),
+                    xp.eq(Mux(rp_x & (xp + 1 != n_x), xp + 1, xp)),
+                    hp.eq(Mux(rp_x, hp, hp + 1))]
 
-        # Issue
-        m.d.comb += [
-            self.issue_valid.eq(self.running), self.issue_first.eq(row_first),
-            self.issue_last.eq(entry_done & last_entry),
-            self.issue_addr.eq(rowbase + Mux(null, 0, col)), self.issue_row.eq(row),
-            self.v_en.eq(self.running), self.v_kind.eq(~is_x), self.v_group.eq(group),
-            self.v_bit.eq(bit), self.v_zero.eq(null | (~is_x & fresh)),
-            self.last.eq(self.running & entry_done & last_entry & (row == R - 1)),
-        ]
+        # Column of the current entry
+        bit = _lowest_set_bit(cur["mask"], N)
+        rest = cur["mask"] & (cur["mask"] - 1)
+        entry_done = rest == 0
+        row_done = entry_done & cur["last"]
 
-        # Advance
-        with m.If(self.running):
-            m.d.sync += row_first.eq(0)
-            with m.If(entry_done):
-                m.d.sync += loaded.eq(0)
-                with m.If(last_entry):
-                    m.d.sync += [ei.eq(0), row.eq(row + 1), rowbase.eq(rowbase + cfg.columns),
-                                 row_first.eq(1)]
-                    with m.If(row == R - 1):
-                        m.d.sync += self.running.eq(0)
-                with m.Else():
-                    m.d.sync += ei.eq(ei + 1)
+        m.d.sync += [self.issue_valid.eq(0), self.v_en.eq(0), self.last.eq(0)]
+        m.d.comb += self.running.eq(phase != 0)
+
+        with m.If(self.start):
+            n_tot = Mux(self.sparse, self.n_x + Mux(self.fresh, 0, self.n_h), xg + hg)
+            n_x0 = Mux(self.sparse, self.n_x, xg)
+            m.d.sync += [
+                phase.eq(1), sparse.eq(self.sparse), fresh.eq(self.fresh),
+                n_x.eq(n_x0), n_last.eq(n_tot - 1), null.eq(n_tot == 0),
+                row.eq(0), rowbase.eq(0), row_first.eq(1),
+                rp.eq(0), xp.eq(0), hp.eq(0), rp_x.eq(n_x0 != 0),
+            ]
+        with m.Elif(phase == 1):
+            m.d.sync += copy(cur, fetched) + copy(e0, fetched) + advance() + [phase.eq(2)]
+        with m.Elif(phase == 2):
+            m.d.sync += copy(nxt, fetched) + copy(e1, fetched) + advance() + [phase.eq(3)]
+            m.d.sync += [rp2.eq(rp + 1), rp2_x.eq(rp_x & (xp + 1 != n_x)),
+                         xp2.eq(Mux(rp_x & (xp + 1 != n_x), xp + 1, xp)),
+                         hp2.eq(Mux(rp_x, hp, hp + 1))]
+        with m.Elif(phase == 3):
+            m.d.sync += [
+                self.issue_valid.eq(1), self.issue_first.eq(row_first),
+                self.issue_last.eq(row_done), self.issue_row.eq(row),
+                self.issue_addr.eq(rowbase + cur["base"] + bit),
+                self.v_en.eq(1), self.v_kind.eq(~cur["x"]), self.v_group.eq(cur["group"]),
+                self.v_bit.eq(bit), self.v_zero.eq(null | (~cur["x"] & fresh)),
+                self.last.eq(row_done & (row == R - 1)),
+                row_first.eq(0),
+            ]
+            with m.If(row_done):
+                m.d.sync += copy(cur, e0) + copy(nxt, e1) + [
+                    rp.eq(rp2), xp.eq(xp2), hp.eq(hp2), rp_x.eq(rp2_x),
+                    row.eq(row + 1), rowbase.eq(rowbase + C), row_first.eq(1)]
+                with m.If(row == R - 1):
+                    m.d.sync += phase.eq(0)
+            with m.Elif(entry_done):
+                m.d.sync += copy(cur, nxt) + copy(nxt, fetched) + advance()
             with m.Else():
-                m.d.sync += [rem.eq(rest), loaded.eq(1)]
+                m.d.sync += cur["mask"].eq(rest)
         return m

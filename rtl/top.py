@@ -66,7 +66,7 @@ class SkipLSTM(wiring.Component):
         super().__init__({**ports, **self._axil})
 
     #: Cycles of a step beyond ``rows_per_lane * max(nnz, 1)`` (the cycle model's L).
-    latency = Lane.latency
+    latency = ColumnIssue.ISSUE_LATENCY + Lane.latency
 
     def elaborate(self, platform):
         m = Module()

@@ -55,16 +55,18 @@ def run_issue(cfg, x, h_prev, sparse, fresh=False):
         await ctx.tick()
         ctx.set(issue.start, 0)
         pending = None
-        while True:
-            running = ctx.get(issue.running)
+        idle = 0
+        while idle < 4:                  # outputs are registered: drain after `running` falls
             if pending is not None:
                 pending.append(ctx.get(il.v_data))
                 got.append(tuple(pending))
                 pending = None
-            if not running:
-                break
-            pending = [ctx.get(issue.issue_row), ctx.get(issue.issue_addr),
-                       ctx.get(issue.issue_first), ctx.get(issue.issue_last)]
+            if ctx.get(issue.issue_valid):
+                pending = [ctx.get(issue.issue_row), ctx.get(issue.issue_addr),
+                           ctx.get(issue.issue_first), ctx.get(issue.issue_last)]
+                idle = 0
+            elif not ctx.get(issue.running):
+                idle += 1
             await ctx.tick()
 
     sim = Simulator(m)
