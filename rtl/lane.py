@@ -204,7 +204,11 @@ class Lane(wiring.Component):
         v15 = Signal(name="v15")
         j15 = Signal(self.unit_width, name="j15")
         m.d.sync += [h15.eq(rescale(hp14, 2 * gf, f["state"])), v15.eq(v14), j15.eq(j14)]
-        mag = Mux(h15 < 0, -h15, h15)
-        m.d.sync += [self.h_data.eq(Mux(mag < self.theta, 0, h15)), self.h_valid.eq(v15),
+        # |h| < theta as two comparisons against registered +-theta (no negation of h)
+        theta_r = Signal(unsigned(f["state"].bits), name="theta_r")
+        neg_theta = Signal(signed(f["state"].bits + 1), name="neg_theta")
+        m.d.sync += [theta_r.eq(self.theta), neg_theta.eq(-self.theta)]
+        pruned = (h15 < theta_r) & (h15 > neg_theta)
+        m.d.sync += [self.h_data.eq(Mux(pruned, 0, h15)), self.h_valid.eq(v15),
                      self.h_unit.eq(j15)]
         return m
