@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 SIM     ?=
 WAVES   ?=
 
-.PHONY: setup rtl lint synth bench test golden sim train eval clean
+.PHONY: setup rtl lint synth bitstream bench test golden sim train eval clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,13 @@ lint: rtl
 LANES ?=
 synth: $(STAMP)
 	$(PY) -m rtl.synth --config $(CONFIG) --weights "$(WEIGHTS)" --lanes "$(LANES)"
+
+# ULX3S-85F bitstream of the board top (UART host bridge + core, WEIGHTS baked in) with the
+# YoWASP tools: build/bitstream/skiplstm_ulx3s.bit, build/reports/bitstream.{json,md}.
+# Fails if timing at the 25 MHz board clock is not met. About 15 minutes.
+BAUD ?= 1000000
+bitstream: $(STAMP)
+	$(PY) -m rtl.board --config $(CONFIG) --weights "$(WEIGHTS)" --baud $(BAUD)
 
 # Sparse vs dense cycles of the shipped PTB model through the RTL (Verilator):
 # build/reports/bench.{json,md,png}. About 10 minutes on 2 cores.

@@ -3,7 +3,7 @@
 set -euo pipefail
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
-EXTRAS=${EXTRAS:-test,train}
+EXTRAS=${EXTRAS:-test,train,board}
 
 die() { echo "setup: $*" >&2; exit 1; }
 

@@ -17,11 +17,13 @@ from golden.config import Config
 from golden.fixed import Format
 from golden.params import save_quant_npz
 from rtl.generate import generate
-from sim.cases import BUILD, ROOT, fingerprint, is_current, prepare_ptb_case, run_cocotb
+from sim.cases import (BUILD, ROOT, fingerprint, is_current, prepare_board_case,
+                       prepare_ptb_case, run_cocotb)
 from sim.scenario import random_params
 
 REPORT = ROOT / "build" / "reports" / "sim.json"
 PTB_CHARS = 200
+BOARD_CHARS = 6
 
 WIDE = {"input": Format(18, 14), "weight": Format(18, 14), "bias": Format(32, 26),
         "state": Format(18, 15), "cell": Format(24, 18)}
@@ -45,6 +47,8 @@ def prepare_case(name):
     """Verilog (shared by both simulators), parameters and the case file; built once."""
     if name == "ptb":
         return prepare_ptb_case("ptb", PTB_CHARS)
+    if name == "board":
+        return prepare_board_case("board", BOARD_CHARS)
     cfg, small, samples, max_len = CASES[name]
     out = BUILD / "cases" / name
     case_file = out / "case.json"
@@ -78,11 +82,13 @@ def run_case(sim, name, test_filter=None):
     record(sim, name, "test_s", test_s)
 
 
-# (simulator, case, cocotb test filter): every case on every simulator, and the first PTB
-# test characters with the shipped model baked in on Verilator
+# (simulator, case, cocotb test filter): every case on every simulator, the first PTB test
+# characters with the shipped model baked in on Verilator, and the board top (host driver ->
+# UART -> bridge -> core) on the first PTB characters on both simulators
 RUNS = [(sim, name, None) for sim in SIMS for name in CASES]
 if "verilator" in SIMS:
     RUNS.append(("verilator", "ptb", "test_ptb_characters|test_identity_registers"))
+RUNS += [(sim, "board", None) for sim in SIMS]
 
 
 @pytest.mark.parametrize("sim,name,test_filter", RUNS, ids=[f"{s}-{n}" for s, n, _ in RUNS])
