@@ -125,3 +125,32 @@ def test_driver_errors(rng):
     with pytest.raises(DeviceTimeout, match="INFO: no complete response"):
         Device(Silent(), timeout=0.01).info()
     assert crc8(b"123456789") == 0xF4                     # CRC-8/SMBUS check value
+
+
+def _tiny_bundle(tmp_path, q, vocab):
+    """A character-model bundle for CFG (the format ``golden.bundle`` reads)."""
+    import hashlib
+    import json
+    X, H = CFG.input_size, CFG.hidden_size
+    np.savez_compressed(tmp_path / "params.npz", w_ih=q.w_ih, w_hh=q.w_hh, b=q.b,
+                        float_w_ih=np.zeros((4 * H, X)), float_w_hh=np.zeros((4 * H, H)),
+                        float_b=np.zeros(4 * H), readout_w=np.eye(X, H), readout_b=np.zeros(X))
+    digest = hashlib.sha256((tmp_path / "params.npz").read_bytes()).hexdigest()
+    (tmp_path / "model.json").write_text(json.dumps({
+        "config": CFG.to_dict(), "theta": 0.01, "theta_raw": 41, "vocab": vocab,
+        "params_sha256": digest}))
+    return tmp_path
+
+
+def test_cli_run_checks_against_the_golden_model(rng, tmp_path, monkeypatch, capsys):
+    import skiplstm.__main__ as cli
+    q, uart, _ = _board(rng)
+    bundle = _tiny_bundle(tmp_path, q, ["a", "b", "c"])
+    monkeypatch.setattr(cli, "SerialTransport", lambda port, baud: uart)
+    monkeypatch.setattr(cli, "Device", lambda t, timeout: Device(t, timeout=0.005))
+    assert cli.main(["--port", "sim", "run", "--bundle", str(bundle), "--text", "abcab",
+                     "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "h bit-exact against the golden model" in out and "predicted :" in out
+    assert cli.main(["--port", "sim", "run", "--bundle", str(bundle), "--text", "abx"]) == 1
+    assert "outside the model's vocabulary: ['x']" in capsys.readouterr().err
