@@ -81,14 +81,37 @@ def synthesize(cfg, work, weights=None, freq=150.0, seed=1):
         "target_mhz": freq, "fmax_mhz": achieved or {c: v.get("achieved") for c, v in fmax.items()},
         "utilisation": util, "critical_path": crit,
         "seconds": {"yosys": round(t_syn, 1), "nextpnr": round(t_pnr, 1)},
-        "weights": str(weights) if weights else None,
+        "weights": str(weights) if weights else None, "commit": _commit(),
     }
+
+
+def _commit():
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "rtl", "golden"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return rev + ("+changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def merge_reports(path, new):
+    """Reports of earlier runs of the same configuration with other lane counts are kept (a
+    sweep can be run one lane count at a time); a lane count run again is replaced."""
+    def key(r):
+        return json.dumps({k: v for k, v in r["config"].items() if k != "lanes"},
+                          sort_keys=True)
+    old = json.loads(Path(path).read_text()) if Path(path).exists() else []
+    done = {(key(r), r["config"]["lanes"]) for r in new}
+    kept = [r for r in old if key(r) == key(new[0]) and (key(r), r["config"]["lanes"]) not in done]
+    return sorted(kept + new, key=lambda r: r["config"]["lanes"])
 
 
 def markdown(reports):
     lines = ["# ECP5 synthesis (LFE5U-85F, CABGA381, speed 6, out of context)", "",
-             "| lanes | LUT4 (comb) | FF | DP16KD | MULT18X18D | Fmax (MHz) | target |",
-             "|---|---|---|---|---|---|---|"]
+             "| lanes | LUT4 (comb) | FF | DP16KD | MULT18X18D | Fmax (MHz) | target | commit |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in reports:
         u = r["utilisation"]
 
@@ -97,11 +120,14 @@ def markdown(reports):
             return f"{v.get('used', 0)} / {v.get('available', '?')}"
         fmax = ", ".join(f"{v:.1f}" for v in r["fmax_mhz"].values())
         lines.append(f"| {r['config']['lanes']} | {cell('TRELLIS_COMB')} | {cell('TRELLIS_FF')} | "
-                     f"{cell('DP16KD')} | {cell('MULT18X18D')} | {fmax} | {r['target_mhz']} |")
-    crit = reports[0]["critical_path"] if reports else []
-    if crit:
-        lines += ["", f"Critical path of the first configuration ({len(crit)} segments): "
-                      f"from `{crit[0]['from']}` to `{crit[-1]['to']}`."]
+                     f"{cell('DP16KD')} | {cell('MULT18X18D')} | {fmax} | {r['target_mhz']} | "
+                     f"{r.get('commit')} |")
+    for r in reports:
+        crit = r["critical_path"]
+        if crit:
+            lines += ["", f"Critical path with {r['config']['lanes']} lanes ({len(crit)} "
+                          f"segments, {sum(c['delay_ns'] or 0 for c in crit):.1f} ns): from "
+                          f"`{crit[0]['from']}` to `{crit[-1]['to']}`."]
     return "\n".join(lines) + "\n"
 
 
@@ -125,6 +151,7 @@ def main(argv=None):
         reports.append(r)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    reports = merge_reports(out / "synth.json", reports)
     (out / "synth.json").write_text(json.dumps(reports, indent=2) + "\n")
     (out / "synth.md").write_text(markdown(reports))
     print((out / "synth.md").read_text())
