@@ -18,8 +18,8 @@ stage          cycles  what
 =============  ======  ==========================================================
 prefetch       2       entries 0 and 1 of the step's nonzero-index lists loaded
 issue          1       column registered at the column-issue unit
-fetch          3       column registered in each lane; weight, bias and v-element
-                       memory reads; memory outputs registered
+fetch          4       column registered in each lane; weight, bias and v-element
+                       memory reads; weight-bank outputs registered; bank selected
 multiply       1       registered product
 accumulate     1       accumulator (bias + sum), row done
 round          1       accumulator -> activation input, round half up, saturate
@@ -45,7 +45,7 @@ from .config import Config
 __all__ = ["PIPELINE_LATENCY", "STAGES", "step_cycles", "nnz_per_step", "cycle_model",
            "describe"]
 
-STAGES = {"prefetch": 2, "issue": 1, "fetch": 3, "multiply": 1, "accumulate": 1, "round": 1, "activation": 5, "cell": 3,
+STAGES = {"prefetch": 2, "issue": 1, "fetch": 4, "multiply": 1, "accumulate": 1, "round": 1, "activation": 5, "cell": 3,
           "round_c": 1, "tanh": 5, "output": 3}
 PIPELINE_LATENCY = sum(STAGES.values())
 

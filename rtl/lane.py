@@ -1,6 +1,6 @@
 """One processing lane: weight memory, multiply-accumulate, activation, cell update, h."""
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -55,10 +55,10 @@ class Lane(wiring.Component):
             "h_unit": Out(self.unit_width),
         })
 
-    #: Cycles from the issue of a unit's last column to its h on ``h_data``: fetch (3: column
-    #: register, memory read, memory output register), multiply, accumulate, round,
-    #: activation, cell (3), round, tanh(c), output (3).
-    latency = 3 + 1 + 1 + 1 + Activation.latency + 3 + 1 + Activation.latency + 3
+    #: Cycles from the issue of a unit's last column to its h on ``h_data``: fetch (4: column
+    #: register, memory read, bank output registers, bank select), multiply, accumulate,
+    #: round, activation, cell (3), round, tanh(c), output (3).
+    latency = 4 + 1 + 1 + 1 + Activation.latency + 3 + 1 + Activation.latency + 3
 
     def elaborate(self, platform):
         m = Module()
@@ -67,21 +67,41 @@ class Lane(wiring.Component):
         gf, cf = cfg.gate.frac, f["cell"].frac
         pf = cfg.product.frac
 
-        # Internal state: parameter memories
-        wmem = Memory(shape=signed(f["weight"].bits), depth=self.depth,
-                      init=[] if self.weights is None else [int(v) for v in self.weights])
+        # Internal state: parameter memories. The weight memory is split into banks of one
+        # block RAM each (2048 x 9, 1024 x 18 or 512 x 36 on ECP5); every bank output is
+        # registered next to its block RAM and the bank is selected a cycle later, so no
+        # path runs from a block RAM across the chip through a wide multiplexer.
+        wbits = f["weight"].bits
+        bank_depth = 2048 if wbits <= 9 else 1024 if wbits <= 18 else 512
+        bank_bits = ceil_log2(bank_depth)
+        n_banks = -(-self.depth // bank_depth)
+        init = [] if self.weights is None else [int(v) for v in self.weights]
+        banks = []
+        for k in range(n_banks):
+            d = min(bank_depth, self.depth - k * bank_depth)
+            bank = Memory(shape=signed(wbits), depth=d,
+                          init=init[k * bank_depth:k * bank_depth + d])
+            m.submodules[f"wmem{k}"] = bank
+            banks.append(bank)
         bmem = Memory(shape=signed(f["bias"].bits), depth=cfg.rows_per_lane,
                       init=[] if self.biases is None else [int(v) for v in self.biases])
         cmem = Memory(shape=signed(f["cell"].bits), depth=cfg.h_groups, init=[])
-        m.submodules.wmem, m.submodules.bmem, m.submodules.cmem = wmem, bmem, cmem
-        w_rd, w_wr = wmem.read_port(), wmem.write_port()
+        m.submodules.bmem, m.submodules.cmem = bmem, cmem
+        w_rds = [bank.read_port() for bank in banks]
+        w_wrs = [bank.write_port() for bank in banks]
         b_rd, b_wr = bmem.read_port(), bmem.write_port()
         c_rd, c_wr = cmem.read_port(), cmem.write_port()
         # Parameter writes are registered in each lane (they reach every memory of the chip)
+        w_en = Signal(name="w_en_r")
+        w_addr = Signal(self.addr_width, name="w_addr_r")
+        w_data = Signal(signed(wbits), name="w_data_r")
         m.d.sync += [
-            w_wr.en.eq(self.w_en), w_wr.addr.eq(self.w_addr), w_wr.data.eq(self.w_data),
+            w_en.eq(self.w_en), w_addr.eq(self.w_addr), w_data.eq(self.w_data),
             b_wr.en.eq(self.b_en), b_wr.addr.eq(self.b_addr), b_wr.data.eq(self.b_data),
         ]
+        for k, wr in enumerate(w_wrs):
+            m.d.comb += [wr.en.eq(w_en & ((w_addr >> bank_bits) == k)),
+                         wr.addr.eq(w_addr[:bank_bits]), wr.data.eq(w_data)]
 
         # Stage 0 -> 1: the column is registered in each lane (fan-out to the lanes and to
         # the block RAMs of this lane's weight memory are separate timing paths)
@@ -93,21 +113,35 @@ class Lane(wiring.Component):
                      row1.eq(self.issue_row)]
 
         # Stage 1 -> 2: memory reads
-        m.d.comb += [w_rd.addr.eq(addr1), b_rd.addr.eq(row1)]
+        m.d.comb += [rd.addr.eq(addr1[:bank_bits]) for rd in w_rds]
+        m.d.comb += b_rd.addr.eq(row1)
         value2 = Signal(signed(cfg.vector.bits), name="value2")
         v2, first2, last2 = Signal(name="v2"), Signal(name="first2"), Signal(name="last2")
         row2 = Signal(self.row_width, name="row2")
+        sel2 = Signal(range(max(n_banks, 2)), name="sel2")
         m.d.sync += [value2.eq(self.value), v2.eq(v1), first2.eq(first1), last2.eq(last1),
-                     row2.eq(row1)]
+                     row2.eq(row1), sel2.eq(addr1 >> bank_bits)]
 
-        # Stage 2 -> 3: memory outputs registered (after the block-RAM output multiplexer)
-        w3 = Signal(signed(f["weight"].bits), name="w3")
+        # Stage 2 -> 3a: every bank output registered
+        wb = [Signal(signed(wbits), name=f"wbank{k}") for k in range(n_banks)]
+        b3a = Signal(signed(f["bias"].bits), name="b3a")
+        value3a = Signal(signed(cfg.vector.bits), name="value3a")
+        v3a, first3a, last3a = Signal(name="v3a"), Signal(name="first3a"), Signal(name="last3a")
+        row3a = Signal(self.row_width, name="row3a")
+        sel3a = Signal(range(max(n_banks, 2)), name="sel3a")
+        m.d.sync += [wb[k].eq(rd.data) for k, rd in enumerate(w_rds)]
+        m.d.sync += [b3a.eq(b_rd.data), value3a.eq(value2), v3a.eq(v2), first3a.eq(first2),
+                     last3a.eq(last2), row3a.eq(row2), sel3a.eq(sel2)]
+
+        # Stage 3a -> 3: bank selected
+        w3 = Signal(signed(wbits), name="w3")
         b3 = Signal(signed(f["bias"].bits), name="b3")
         value3 = Signal(signed(cfg.vector.bits), name="value3")
         v3, first3, last3 = Signal(name="v3"), Signal(name="first3"), Signal(name="last3")
         row3 = Signal(self.row_width, name="row3")
-        m.d.sync += [w3.eq(w_rd.data), b3.eq(b_rd.data), value3.eq(value2), v3.eq(v2),
-                     first3.eq(first2), last3.eq(last2), row3.eq(row2)]
+        m.d.sync += [w3.eq(Array(wb)[sel3a] if n_banks > 1 else wb[0]), b3.eq(b3a),
+                     value3.eq(value3a), v3.eq(v3a), first3.eq(first3a), last3.eq(last3a),
+                     row3.eq(row3a)]
 
         # Stage 3 -> 4: product (exact), bias aligned to the accumulator
         prod4 = Signal(signed(cfg.product.bits), name="prod4")

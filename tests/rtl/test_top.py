@@ -180,3 +180,14 @@ def test_threshold_and_mode_change_between_sequences(rng):
 
 def test_elaboration_latency_matches_cycle_model():
     assert SkipLSTM.latency == cycles.PIPELINE_LATENCY
+
+
+def test_weight_memory_split_into_banks_loads_and_reads(rng):
+    # one lane with 64 rows x 36 columns = 2304 weights: two block-RAM banks (2048 + 256)
+    cfg = Config(input_size=20, hidden_size=16, lanes=1)
+    assert cfg.rows_per_lane * cfg.columns > 2048
+    sc = Scenario(cfg, random_params(rng, cfg), random_sequences(rng, cfg, [2], density=0.8),
+                  theta=50, sparse=False)
+    tb, out = run_scenario(sc)
+    compare(tb, sc.expected()[0], cfg.hidden_size)
+    assert out["status"] == 0
