@@ -57,8 +57,8 @@ class Lane(wiring.Component):
 
     #: Cycles from the issue of a unit's last column to its h on ``h_data``: fetch (4: column
     #: register, memory read, bank output registers, bank select), multiply, accumulate,
-    #: round, activation, cell (3), round, tanh(c), output (3).
-    latency = 4 + 1 + 1 + 1 + Activation.latency + 3 + 1 + Activation.latency + 3
+    #: round, activation, cell (3), round, tanh(c), output (4).
+    latency = 4 + 1 + 1 + 1 + Activation.latency + 3 + 1 + Activation.latency + 4
 
     def elaborate(self, platform):
         m = Module()
@@ -181,7 +181,8 @@ class Lane(wiring.Component):
             Signal(gate_s, name="g_r")
         c_raddr = Signal(self.unit_width, name="c_raddr")
         m.d.comb += c_rd.addr.eq(c_raddr)
-        c_old = Mux(self.fresh, 0, c_rd.data)
+        # c_{t-1} = 0 at a sequence start: f is zeroed instead of c, so that the multiplier
+        # sees only registers (c_rd.data is a registered read)
         fc8 = Signal(signed(cfg.gate.bits + f["cell"].bits), name="fc8")
         ig8 = Signal(signed(2 * cfg.gate.bits), name="ig8")
         o8 = Signal(gate_s, name="o8")
@@ -193,11 +194,12 @@ class Lane(wiring.Component):
                 with m.Case(0):
                     m.d.sync += i_r.eq(y)
                 with m.Case(1):
-                    m.d.sync += [f_r.eq(y), c_raddr.eq(j)]     # c_old read ahead of o
+                    m.d.sync += [f_r.eq(Mux(self.fresh, 0, y)),
+                                 c_raddr.eq(j)]                  # c read ahead of o
                 with m.Case(2):
                     m.d.sync += g_r.eq(y)
                 with m.Case(3):
-                    m.d.sync += [fc8.eq(f_r * c_old), ig8.eq(i_r * g_r), o8.eq(y),
+                    m.d.sync += [fc8.eq(f_r * c_rd.data), ig8.eq(i_r * g_r), o8.eq(y),
                                  v8.eq(1), j8.eq(j)]
 
         # Cell update, stage B: exact sum; stage C: one rounding, saturate, write back
@@ -213,7 +215,7 @@ class Lane(wiring.Component):
         o9 = Signal(gate_s, name="o9")
         v9 = Signal(name="v9")
         j9 = Signal(self.unit_width, name="j9")
-        m.d.comb += [c_wr.en.eq(v8b), c_wr.addr.eq(j8b), c_wr.data.eq(c_new)]
+        m.d.comb += [c_wr.en.eq(v9), c_wr.addr.eq(j9), c_wr.data.eq(c9)]    # from registers
         m.d.sync += [c9.eq(c_new), o9.eq(o8b), v9.eq(v8b), j9.eq(j8b)]
 
         # tanh(c): round/saturate to the activation input, then the second activation unit
@@ -242,7 +244,11 @@ class Lane(wiring.Component):
         theta_r = Signal(unsigned(f["state"].bits), name="theta_r")
         neg_theta = Signal(signed(f["state"].bits + 1), name="neg_theta")
         m.d.sync += [theta_r.eq(self.theta), neg_theta.eq(-self.theta)]
-        pruned = (h15 < theta_r) & (h15 > neg_theta)
-        m.d.sync += [self.h_data.eq(Mux(pruned, 0, h15)), self.h_valid.eq(v15),
-                     self.h_unit.eq(j15)]
+        h16, small16 = Signal(signed(f["state"].bits), name="h16"), Signal(name="small16")
+        v16 = Signal(name="v16")
+        j16 = Signal(self.unit_width, name="j16")
+        m.d.sync += [h16.eq(h15), small16.eq((h15 < theta_r) & (h15 > neg_theta)),
+                     v16.eq(v15), j16.eq(j15)]
+        m.d.sync += [self.h_data.eq(Mux(small16, 0, h16)), self.h_valid.eq(v16),
+                     self.h_unit.eq(j16)]
         return m
