@@ -28,9 +28,9 @@ activation     5       table read, table word register, slope x offset, interpol
 cell           3       f*c and i*g; exact sum; one rounding, saturate, c written
 round_c        1       c -> activation input
 tanh           5       tanh(c), as above
-output         4       o*tanh(c); round and saturate; compare with theta; prune; the h
-                       group is written to
-                       the h buffer, the index list and the output FIFO as the step ends
+output         5       o*tanh(c); round and saturate; compare with theta; prune; the h
+                       group of the N lanes registered; written to the h buffer, the
+                       index list and the output FIFO as the step ends
 =============  ======  ==========================================================
 
 Throughput bounds outside a step (not counted in CYCLES): x arrives one element per beat
@@ -47,7 +47,7 @@ __all__ = ["PIPELINE_LATENCY", "STAGES", "step_cycles", "nnz_per_step", "cycle_m
            "describe"]
 
 STAGES = {"prefetch": 2, "issue": 1, "fetch": 4, "multiply": 1, "accumulate": 1, "round": 1, "activation": 5, "cell": 3,
-          "round_c": 1, "tanh": 5, "output": 4}
+          "round_c": 1, "tanh": 5, "output": 5}
 PIPELINE_LATENCY = sum(STAGES.values())
 
 

@@ -15,10 +15,12 @@ def entry_layout(cfg, groups):
 
 
 def _popcount(v, width):
-    total = Const(0, ceil_log2(width + 1))
-    for b in range(width):
-        total = total + v[b]
-    return total
+    """Number of set bits, as a balanced adder tree."""
+    terms = [v[b] for b in range(width)]
+    while len(terms) > 1:
+        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
+                 for i in range(0, len(terms), 2)]
+    return terms[0] if terms else Const(0, 1)
 
 
 class IndexList(wiring.Component):
@@ -41,7 +43,8 @@ class IndexList(wiring.Component):
     next_h_entries, next_h_nnz : the h buffer the next step reads (being written now).
     x_index / x_entry, h_index / h_entry : combinational list reads for the running step.
     v_en, v_kind, v_group, v_bit, v_zero : element read, cycle 0 (kind 1 = h).
-    v_data : the element in the vector format, cycle 1 (0 when ``v_zero``).
+    v_data : the element in the vector format, cycle 2 (0 when ``v_zero``; registered
+        here, then broadcast to the lanes).
     h_we, h_group, h_row : a group of h_t written by the lanes (N state-format words).
     """
 
@@ -168,7 +171,7 @@ class IndexList(wiring.Component):
         m.d.comb += [xlist_r.addr.eq(xr * xg + self.x_index), self.x_entry.eq(xlist_r.data),
                      hlist_r.addr.eq(hr * hg + self.h_index), self.h_entry.eq(hlist_r.data)]
 
-        # Element read: cycle 0 address, cycle 1 aligned value
+        # Element read: cycle 0 address, cycle 1 memory data, cycle 2 registered value
         m.d.comb += [xmem_r.addr.eq(xr * xp + self.v_group * N + self.v_bit),
                      hmem_r.addr.eq(hr * hg + self.v_group),
                      xmem_r.en.eq(self.v_en), hmem_r.en.eq(self.v_en)]
@@ -177,5 +180,5 @@ class IndexList(wiring.Component):
         m.d.sync += [kind1.eq(self.v_kind), zero1.eq(self.v_zero), bit1.eq(self.v_bit)]
         xval = xmem_r.data << (vf - f["input"].frac)
         hval = hmem_r.data.word_select(bit1, hb).as_signed() << (vf - f["state"].frac)
-        m.d.comb += self.v_data.eq(Mux(zero1, 0, Mux(kind1, hval, xval)))
+        m.d.sync += self.v_data.eq(Mux(zero1, 0, Mux(kind1, hval, xval)))
         return m

@@ -29,7 +29,7 @@ class Lane(wiring.Component):
     Members
     -------
     issue_valid, issue_first, issue_last, issue_addr, issue_row : a column, cycle 0.
-    value : the column's v element (vector format), cycle 1.
+    value : the column's v element (vector format), cycle 2.
     fresh : the step starts a sequence (c_{t-1} = 0); theta : pruning threshold.
     w_en, w_addr, w_data, b_en, b_addr, b_data : parameter writes.
     h_valid, h_data, h_unit : pruned h of unit ``k + N h_unit``, ``latency`` after the last
@@ -115,11 +115,10 @@ class Lane(wiring.Component):
         # Stage 1 -> 2: memory reads
         m.d.comb += [rd.addr.eq(addr1[:bank_bits]) for rd in w_rds]
         m.d.comb += b_rd.addr.eq(row1)
-        value2 = Signal(signed(cfg.vector.bits), name="value2")
         v2, first2, last2 = Signal(name="v2"), Signal(name="first2"), Signal(name="last2")
         row2 = Signal(self.row_width, name="row2")
         sel2 = Signal(range(max(n_banks, 2)), name="sel2")
-        m.d.sync += [value2.eq(self.value), v2.eq(v1), first2.eq(first1), last2.eq(last1),
+        m.d.sync += [v2.eq(v1), first2.eq(first1), last2.eq(last1),
                      row2.eq(row1), sel2.eq(addr1 >> bank_bits)]
 
         # Stage 2 -> 3a: every bank output registered
@@ -130,7 +129,7 @@ class Lane(wiring.Component):
         row3a = Signal(self.row_width, name="row3a")
         sel3a = Signal(range(max(n_banks, 2)), name="sel3a")
         m.d.sync += [wb[k].eq(rd.data) for k, rd in enumerate(w_rds)]
-        m.d.sync += [b3a.eq(b_rd.data), value3a.eq(value2), v3a.eq(v2), first3a.eq(first2),
+        m.d.sync += [b3a.eq(b_rd.data), value3a.eq(self.value), v3a.eq(v2), first3a.eq(first2),
                      last3a.eq(last2), row3a.eq(row2), sel3a.eq(sel2)]
 
         # Stage 3a -> 3: bank selected

@@ -66,7 +66,7 @@ class SkipLSTM(wiring.Component):
         super().__init__({**ports, **self._axil})
 
     #: Cycles of a step beyond ``rows_per_lane * max(nnz, 1)`` (the cycle model's L).
-    latency = ColumnIssue.ISSUE_LATENCY + Lane.latency
+    latency = ColumnIssue.ISSUE_LATENCY + Lane.latency + 1       # + the h-group register
 
     def elaborate(self, platform):
         m = Module()
@@ -152,9 +152,12 @@ class SkipLSTM(wiring.Component):
             ]
 
         # h_t: all lanes deliver a group of N units together
-        h_row = Cat(lane.h_data for lane in lanes)
-        h_valid = lanes[0].h_valid
-        h_group = lanes[0].h_unit
+        # (registered here: it gathers the outputs of lanes spread over the whole device)
+        h_row = Signal(N * hb, name="h_row")
+        h_valid = Signal(name="h_valid")
+        h_group = Signal(range(max(hg, 2)), name="h_group")
+        m.d.sync += [h_row.eq(Cat(lane.h_data for lane in lanes)), h_valid.eq(lanes[0].h_valid),
+                     h_group.eq(lanes[0].h_unit)]
         step_done = h_valid & (h_group == hg - 1)
         m.d.comb += [
             il.h_we.eq(h_valid), il.h_group.eq(h_group), il.h_row.eq(h_row),

@@ -54,20 +54,20 @@ def run_issue(cfg, x, h_prev, sparse, fresh=False):
         ctx.set(issue.fresh, fresh)
         await ctx.tick()
         ctx.set(issue.start, 0)
-        pending = None
+        issued, values = [], []          # per cycle: the issued column, v_data
         idle = 0
-        while idle < 4:                  # outputs are registered: drain after `running` falls
-            if pending is not None:
-                pending.append(ctx.get(il.v_data))
-                got.append(tuple(pending))
-                pending = None
+        while idle < 5:                  # outputs are registered: drain after `running` falls
+            values.append(ctx.get(il.v_data))
             if ctx.get(issue.issue_valid):
-                pending = [ctx.get(issue.issue_row), ctx.get(issue.issue_addr),
-                           ctx.get(issue.issue_first), ctx.get(issue.issue_last)]
+                issued.append((ctx.get(issue.issue_row), ctx.get(issue.issue_addr),
+                               ctx.get(issue.issue_first), ctx.get(issue.issue_last)))
                 idle = 0
-            elif not ctx.get(issue.running):
-                idle += 1
+            else:
+                issued.append(None)
+                idle += not ctx.get(issue.running)
             await ctx.tick()
+        # the element's value follows its column by two cycles
+        got.extend(col + (values[t + 2],) for t, col in enumerate(issued) if col is not None)
 
     sim = Simulator(m)
     sim.add_clock(1e-8)
@@ -127,6 +127,7 @@ def test_lane_matches_golden_units(rng, cfg):
     async def bench(ctx):
         ctx.set(lane.theta, theta)
         h_prev = np.zeros(cfg.H, dtype=np.int64)
+        prev = None
         for t, st in enumerate(trace):
             ctx.set(lane.fresh, t == 0)
             v = sc.golden.vector(xs[t], h_prev)
@@ -141,8 +142,13 @@ def test_lane_matches_golden_units(rng, cfg):
                     ctx.set(lane.issue_addr, r * cfg.columns + int(c))
                     ctx.set(lane.issue_row, r)
                     await ctx.tick()
-                    ctx.set(lane.value, int(v[c]))       # value arrives one cycle later
+                    if prev is not None:
+                        ctx.set(lane.value, prev)        # value arrives two cycles later
+                    prev = int(v[c])
             ctx.set(lane.issue_valid, 0)
+            await ctx.tick()
+            ctx.set(lane.value, prev)
+            prev = None
             for _ in range(Lane.latency + 2):
                 await ctx.tick()
             h_prev = st.h
