@@ -43,7 +43,7 @@ class IndexList(wiring.Component):
     next_h_entries, next_h_nnz : the h buffer the next step reads (being written now).
     x_index / x_entry, h_index / h_entry : combinational list reads for the running step.
     v_en, v_kind, v_group, v_bit, v_zero : element read, cycle 0 (kind 1 = h).
-    v_data : the element in the vector format, cycle 2 (0 when ``v_zero``; registered
+    v_data : the element in the vector format, cycle 3 (0 when ``v_zero``; registered
         here, then broadcast to the lanes).
     h_we, h_group, h_row : a group of h_t written by the lanes (N state-format words).
     """
@@ -171,14 +171,21 @@ class IndexList(wiring.Component):
         m.d.comb += [xlist_r.addr.eq(xr * xg + self.x_index), self.x_entry.eq(xlist_r.data),
                      hlist_r.addr.eq(hr * hg + self.h_index), self.h_entry.eq(hlist_r.data)]
 
-        # Element read: cycle 0 address, cycle 1 memory data, cycle 2 registered value
+        # Element read: cycle 0 address, cycle 1 memory data
         m.d.comb += [xmem_r.addr.eq(xr * xp + self.v_group * N + self.v_bit),
                      hmem_r.addr.eq(hr * hg + self.v_group),
                      xmem_r.en.eq(self.v_en), hmem_r.en.eq(self.v_en)]
         kind1, zero1 = Signal(name="kind1"), Signal(name="zero1")
         bit1 = Signal(range(max(N, 2)), name="bit1")
         m.d.sync += [kind1.eq(self.v_kind), zero1.eq(self.v_zero), bit1.eq(self.v_bit)]
-        xval = xmem_r.data << (vf - f["input"].frac)
-        hval = hmem_r.data.word_select(bit1, hb).as_signed() << (vf - f["state"].frac)
-        m.d.sync += self.v_data.eq(Mux(zero1, 0, Mux(kind1, hval, xval)))
+        # cycle 2: the memory words registered as read (block-RAM outputs go to flip-flops)
+        x2, h2 = Signal.like(xmem_r.data, name="x2"), Signal.like(hmem_r.data, name="h2")
+        kind2, zero2 = Signal(name="kind2"), Signal(name="zero2")
+        bit2 = Signal(range(max(N, 2)), name="bit2")
+        m.d.sync += [x2.eq(xmem_r.data), h2.eq(hmem_r.data), kind2.eq(kind1), zero2.eq(zero1),
+                     bit2.eq(bit1)]
+        # cycle 3: the element selected, aligned to the vector format, registered
+        xval = x2 << (vf - f["input"].frac)
+        hval = h2.word_select(bit2, hb).as_signed() << (vf - f["state"].frac)
+        m.d.sync += self.v_data.eq(Mux(zero2, 0, Mux(kind2, hval, xval)))
         return m

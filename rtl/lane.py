@@ -29,7 +29,7 @@ class Lane(wiring.Component):
     Members
     -------
     issue_valid, issue_first, issue_last, issue_addr, issue_row : a column, cycle 0.
-    value : the column's v element (vector format), cycle 2.
+    value : the column's v element (vector format), cycle 3.
     fresh : the step starts a sequence (c_{t-1} = 0); theta : pruning threshold.
     w_en, w_addr, w_data, b_en, b_addr, b_data : parameter writes.
     h_valid, h_data, h_unit : pruned h of unit ``k + N h_unit``, ``latency`` after the last
@@ -124,12 +124,11 @@ class Lane(wiring.Component):
         # Stage 2 -> 3a: every bank output registered
         wb = [Signal(signed(wbits), name=f"wbank{k}") for k in range(n_banks)]
         b3a = Signal(signed(f["bias"].bits), name="b3a")
-        value3a = Signal(signed(cfg.vector.bits), name="value3a")
         v3a, first3a, last3a = Signal(name="v3a"), Signal(name="first3a"), Signal(name="last3a")
         row3a = Signal(self.row_width, name="row3a")
         sel3a = Signal(range(max(n_banks, 2)), name="sel3a")
         m.d.sync += [wb[k].eq(rd.data) for k, rd in enumerate(w_rds)]
-        m.d.sync += [b3a.eq(b_rd.data), value3a.eq(self.value), v3a.eq(v2), first3a.eq(first2),
+        m.d.sync += [b3a.eq(b_rd.data), v3a.eq(v2), first3a.eq(first2),
                      last3a.eq(last2), row3a.eq(row2), sel3a.eq(sel2)]
 
         # Stage 3a -> 3: bank selected
@@ -139,7 +138,7 @@ class Lane(wiring.Component):
         v3, first3, last3 = Signal(name="v3"), Signal(name="first3"), Signal(name="last3")
         row3 = Signal(self.row_width, name="row3")
         m.d.sync += [w3.eq(Array(wb)[sel3a] if n_banks > 1 else wb[0]), b3.eq(b3a),
-                     value3.eq(value3a), v3.eq(v3a), first3.eq(first3a), last3.eq(last3a),
+                     value3.eq(self.value), v3.eq(v3a), first3.eq(first3a), last3.eq(last3a),
                      row3.eq(row3a)]
 
         # Stage 3 -> 4: product (exact), bias aligned to the accumulator

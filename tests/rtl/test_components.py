@@ -56,7 +56,7 @@ def run_issue(cfg, x, h_prev, sparse, fresh=False):
         ctx.set(issue.start, 0)
         issued, values = [], []          # per cycle: the issued column, v_data
         idle = 0
-        while idle < 5:                  # outputs are registered: drain after `running` falls
+        while idle < 6:                  # outputs are registered: drain after `running` falls
             values.append(ctx.get(il.v_data))
             if ctx.get(issue.issue_valid):
                 issued.append((ctx.get(issue.issue_row), ctx.get(issue.issue_addr),
@@ -66,8 +66,8 @@ def run_issue(cfg, x, h_prev, sparse, fresh=False):
                 issued.append(None)
                 idle += not ctx.get(issue.running)
             await ctx.tick()
-        # the element's value follows its column by two cycles
-        got.extend(col + (values[t + 2],) for t, col in enumerate(issued) if col is not None)
+        # the element's value follows its column by three cycles
+        got.extend(col + (values[t + 3],) for t, col in enumerate(issued) if col is not None)
 
     sim = Simulator(m)
     sim.add_clock(1e-8)
@@ -127,7 +127,7 @@ def test_lane_matches_golden_units(rng, cfg):
     async def bench(ctx):
         ctx.set(lane.theta, theta)
         h_prev = np.zeros(cfg.H, dtype=np.int64)
-        prev = None
+        prev = []
         for t, st in enumerate(trace):
             ctx.set(lane.fresh, t == 0)
             v = sc.golden.vector(xs[t], h_prev)
@@ -142,13 +142,13 @@ def test_lane_matches_golden_units(rng, cfg):
                     ctx.set(lane.issue_addr, r * cfg.columns + int(c))
                     ctx.set(lane.issue_row, r)
                     await ctx.tick()
-                    if prev is not None:
-                        ctx.set(lane.value, prev)        # value arrives two cycles later
-                    prev = int(v[c])
+                    if len(prev) == 2:
+                        ctx.set(lane.value, prev.pop(0))  # value arrives three cycles later
+                    prev.append(int(v[c]))
             ctx.set(lane.issue_valid, 0)
-            await ctx.tick()
-            ctx.set(lane.value, prev)
-            prev = None
+            while prev:
+                await ctx.tick()
+                ctx.set(lane.value, prev.pop(0))
             for _ in range(Lane.latency + 2):
                 await ctx.tick()
             h_prev = st.h
