@@ -45,7 +45,8 @@ class IndexList(wiring.Component):
     v_en, v_kind, v_group, v_bit, v_zero : element read, cycle 0 (kind 1 = h).
     v_data : the element in the vector format, cycle 3 (0 when ``v_zero``; registered
         here, then broadcast to the lanes).
-    h_we, h_group, h_row : a group of h_t written by the lanes (N state-format words).
+    h_we, h_group, h_row, h_mask : a group of h_t written by the lanes (N state-format
+        words) and its nonzero mask (bit k: word k is not 0; computed by the lanes).
     """
 
     def __init__(self, cfg):
@@ -70,7 +71,7 @@ class IndexList(wiring.Component):
             "v_bit": In(range(max(N, 2))), "v_zero": In(1),
             "v_data": Out(signed(cfg.vector.bits)),
             "h_we": In(1), "h_group": In(range(max(self.hg, 2))),
-            "h_row": In(unsigned(N * f["state"].bits)),
+            "h_row": In(unsigned(N * f["state"].bits)), "h_mask": In(N),
         })
 
     def elaborate(self, platform):
@@ -159,13 +160,16 @@ class IndexList(wiring.Component):
             m.d.sync += [full[xr].eq(0), nx[xr].eq(0), xnnz[xr].eq(0), xr.eq(~xr)]
 
         # h writer: one group of N lanes per write, into the buffer not being read
-        hmask = Cat(self.h_row.word_select(k, hb) != 0 for k in range(N))
+        hmask = self.h_mask
         m.d.comb += [hmem_w.en.eq(self.h_we), hmem_w.addr.eq((~hr) * hg + self.h_group),
                      hmem_w.data.eq(self.h_row)]
         with m.If(self.h_we & (hmask != 0)):
             m.d.comb += [hlist_w.en.eq(1), hlist_w.addr.eq((~hr) * hg + nh[~hr]),
                          hlist_w.data.group.eq(self.h_group), hlist_w.data.mask.eq(hmask)]
-            m.d.sync += [nh[~hr].eq(nh[~hr] + 1), hnnz[~hr].eq(hnnz[~hr] + _popcount(hmask, N))]
+            count = _popcount(hmask, N)
+            for b in range(2):
+                with m.If(hr != b):
+                    m.d.sync += [nh[b].eq(nh[b] + 1), hnnz[b].eq(hnnz[b] + count)]
 
         # List reads for the running step (combinational)
         m.d.comb += [xlist_r.addr.eq(xr * xg + self.x_index), self.x_entry.eq(xlist_r.data),

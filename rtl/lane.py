@@ -32,7 +32,8 @@ class Lane(wiring.Component):
     value : the column's v element (vector format), cycle 3.
     fresh : the step starts a sequence (c_{t-1} = 0); theta : pruning threshold.
     w_en, w_addr, w_data, b_en, b_addr, b_data : parameter writes.
-    h_valid, h_data, h_unit : pruned h of unit ``k + N h_unit``, ``latency`` after the last
+    h_valid, h_data, h_unit, h_nz : pruned h of unit ``k + N h_unit`` and whether it is
+        nonzero, ``latency`` after the last
         column of its o row.
     """
 
@@ -51,7 +52,7 @@ class Lane(wiring.Component):
             "fresh": In(1), "theta": In(unsigned(f["state"].bits)),
             "w_en": In(1), "w_addr": In(self.addr_width), "w_data": In(signed(f["weight"].bits)),
             "b_en": In(1), "b_addr": In(self.row_width), "b_data": In(signed(f["bias"].bits)),
-            "h_valid": Out(1), "h_data": Out(signed(f["state"].bits)),
+            "h_valid": Out(1), "h_data": Out(signed(f["state"].bits)), "h_nz": Out(1),
             "h_unit": Out(self.unit_width),
         })
 
@@ -248,5 +249,5 @@ class Lane(wiring.Component):
         m.d.sync += [h16.eq(h15), small16.eq((h15 < theta_r) & (h15 > neg_theta)),
                      v16.eq(v15), j16.eq(j15)]
         m.d.sync += [self.h_data.eq(Mux(small16, 0, h16)), self.h_valid.eq(v16),
-                     self.h_unit.eq(j16)]
+                     self.h_unit.eq(j16), self.h_nz.eq(~small16 & (h16 != 0))]
         return m

@@ -156,11 +156,13 @@ class SkipLSTM(wiring.Component):
         h_row = Signal(N * hb, name="h_row")
         h_valid = Signal(name="h_valid")
         h_group = Signal(range(max(hg, 2)), name="h_group")
+        h_mask = Signal(N, name="h_mask")
         m.d.sync += [h_row.eq(Cat(lane.h_data for lane in lanes)), h_valid.eq(lanes[0].h_valid),
+                     h_mask.eq(Cat(lane.h_nz for lane in lanes)),
                      h_group.eq(lanes[0].h_unit)]
         step_done = h_valid & (h_group == hg - 1)
         m.d.comb += [
-            il.h_we.eq(h_valid), il.h_group.eq(h_group), il.h_row.eq(h_row),
+            il.h_we.eq(h_valid), il.h_group.eq(h_group), il.h_row.eq(h_row), il.h_mask.eq(h_mask),
             fifo.w_en.eq(h_valid), fifo.w_data.eq(h_row),
             il.done.eq(step_done),
         ]

@@ -40,6 +40,7 @@ def run_issue(cfg, x, h_prev, sparse, fresh=False):
             ctx.set(il.h_group, j)
             ctx.set(il.h_row, sum(to_unsigned(h_prev[j * N + k], hb) << (k * hb)
                                   for k in range(N)))
+            ctx.set(il.h_mask, sum(int(h_prev[j * N + k] != 0) << k for k in range(N)))
             await ctx.tick()
         ctx.set(il.h_we, 0)
         for e, v in enumerate(x):
