@@ -211,24 +211,18 @@ class UARTBridge(wiring.Component):
                         with m.If(length == 5):
                             m.d.sync += [aw_done.eq(0), w_done.eq(0)]
                             m.next = "AW"
-                    with m.Case(Cmd.SEND_X):
-                        with m.If(~too_long & (length != 0) & (mod_x == 0)):
-                            m.d.sync += [is_w.eq(0), n_el.eq(n_x), e.eq(0), idx.eq(1),
-                                         byte.eq(0), elem.eq(0), stall.eq(0)]
-                            m.next = "SEND_RD"
-                            with m.If(n_x == 0):
-                                m.d.sync += [resp[0].eq(0), resp[1].eq(0)]
-                                m.d.sync += respond(Status.OK, 2)
-                                m.next = "FILL"
-                    with m.Case(Cmd.SEND_W):
-                        with m.If(~too_long & (length != 0) & (mod_w == 0)):
-                            m.d.sync += [is_w.eq(1), n_el.eq(n_w), e.eq(0), idx.eq(1),
-                                         byte.eq(0), elem.eq(0), stall.eq(0)]
-                            m.next = "SEND_RD"
-                            with m.If(n_w == 0):
-                                m.d.sync += [resp[0].eq(0), resp[1].eq(0)]
-                                m.d.sync += respond(Status.OK, 2)
-                                m.next = "FILL"
+                    for code, w_side, mod, count in ((Cmd.SEND_X, 0, mod_x, n_x),
+                                                     (Cmd.SEND_W, 1, mod_w, n_w)):
+                        with m.Case(code):
+                            # a flags byte, then whole elements
+                            with m.If(~too_long & (length != 0) & (mod == 0)):
+                                m.d.sync += [is_w.eq(w_side), n_el.eq(count), e.eq(0),
+                                             idx.eq(1), byte.eq(0), elem.eq(0), stall.eq(0)]
+                                m.next = "SEND_RD"
+                                with m.If(count == 0):
+                                    m.d.sync += [resp[0].eq(0), resp[1].eq(0)]
+                                    m.d.sync += respond(Status.OK, 2)
+                                    m.next = "FILL"
                     with m.Case(Cmd.RECV_H):
                         want = arg[0] | (arg[1] << 8)
                         with m.If(length == 2):
@@ -282,9 +276,9 @@ class UARTBridge(wiring.Component):
                     m.next = "SEND_RD"
             with m.State("SEND_BEAT"):
                 flags = arg[0]
-                last = flags[0] & (e == n_el - 1)
+                last = (flags & FLAG_LAST).any() & (e == n_el - 1)
                 m.d.comb += [self.x_tdata.eq(elem), self.x_tlast.eq(last),
-                             self.x_tuser.eq(flags[1] & (e == 0)),
+                             self.x_tuser.eq((flags & FLAG_FIRST).any() & (e == 0)),
                              self.w_tdata.eq(elem), self.w_tlast.eq(last)]
                 m.d.comb += [self.x_tvalid.eq(~is_w), self.w_tvalid.eq(is_w)]
                 ready = Mux(is_w, self.w_tready, self.x_tready)
