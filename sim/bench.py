@@ -1,9 +1,18 @@
-"""``make bench``: the shipped PTB model through the RTL (Verilator, cocotb testbench) on the
-first ``--chars`` test characters, sparse and dense mode, cycles per step from the CYCLES
-counter; speed-up, lane utilisation against the ideal ``(4H/N) * nnz_t``, agreement with the
-cycle model. Reports: ``build/reports/bench.{json,md}`` and ``bench_cycles.png``.
+"""``make bench``: the shipped PTB model through the RTL on the compiled Verilator harness
+(``sim/harness.py``), the first ``--chars`` test characters (``all``: the whole test set) in
+sparse mode and the first ``--dense-chars`` in dense mode, one step at a time with the CYCLES
+counter read after each; h bit-exact against the golden model, the RTL's own BPC from its h
+through the model's read-out, speed-up, lane utilisation against the ideal
+``(4H/N) * nnz_t``, agreement with the cycle model, and, in the same run, the time per step of
+PyTorch ``nn.LSTM`` on one CPU core and of a sparse-aware NumPy step.
+Reports: ``build/reports/bench.{json,md}`` and ``bench_cycles.png``.
 
-    python -m sim.bench [--chars 1000] [--mhz F] [--from-raw]
+    python -m sim.bench [--chars 50000|all] [--dense-chars 2000] [--cpu-chars 5000]
+                        [--mhz F] [--from-raw]
+
+Every dense step takes the same cycles, ``ceil(4H/N) (X+H) + L`` (checked on each dense step
+measured), so the dense total over the sparse run's characters is that constant times their
+number; the dense run on a slice checks it and that dense h equals sparse h.
 
 ``--from-raw`` rebuilds the reports from the last run's ``build/sim/bench_raw.json`` without
 simulating again (e.g. after ``make synth`` has produced an Fmax).
@@ -24,7 +33,8 @@ import numpy as np
 from golden import cycles
 from golden.config import load_config
 
-from .cases import BUILD, ROOT, prepare_ptb_case, run_cocotb
+from .cases import BUILD, PTB_BUNDLE, ROOT, fingerprint, is_current
+from .harness import Commands, build, run
 
 REPORTS = ROOT / "build" / "reports"
 
@@ -68,11 +78,13 @@ def summarise(raw, cfg, mhz=None):
     nnz = np.array(sp["nnz"])
     ideal = R * nnz
     ops_per_step = 2 * 4 * cfg.hidden_size * cfg.columns
+    dense_total = int(dc.mean() * len(sc))      # every dense step takes the same cycles
     out = {
-        "steps": raw["steps"], "theta_raw": raw["theta_raw"],
+        "steps": raw["steps"], "dense_steps": len(dc), "theta_raw": raw["theta_raw"],
         "config": {"X": cfg.input_size, "H": cfg.hidden_size, "N": cfg.lanes},
-        "sparse_cycles": int(sc.sum()), "dense_cycles": int(dc.sum()),
-        "speedup": float(dc.sum() / sc.sum()),
+        "sparse_cycles": int(sc.sum()), "dense_cycles": dense_total,
+        "dense_steps_all_equal": bool(np.all(dc == dc[0])),
+        "speedup": float(dense_total / sc.sum()),
         "mean_nnz": float(nnz.mean()), "mean_cycles_per_step": {"sparse": float(sc.mean()),
                                                                 "dense": float(dc.mean())},
         "sparse_over_ideal": float(sc.sum() / ideal.sum()),
@@ -82,9 +94,18 @@ def summarise(raw, cfg, mhz=None):
         "dense_equivalent_ops_per_cycle": {"sparse": float(ops_per_step * len(sc) / sc.sum()),
                                            "dense": float(ops_per_step * len(dc) / dc.sum())},
     }
+    for k in ("golden_bpc", "rtl_bpc", "h_mismatches", "harness"):
+        if k in raw:
+            out[k] = raw[k]
+    out["cpu"] = raw.get("cpu")
+    if out["cpu"]:
+        out["cpu_us_per_step"] = out["cpu"]["torch_us_per_step"]
+    out["rtl_us_per_step"] = None
     if mhz:
         out["clock_mhz"] = mhz
         out["gops"] = {k: v * mhz / 1e3 for k, v in out["dense_equivalent_ops_per_cycle"].items()}
+        out["rtl_us_per_step"] = float(sc.mean() / mhz)
+        out["rtl_us_per_step_dense"] = float(dc.mean() / mhz)
     return out
 
 
@@ -124,6 +145,27 @@ def markdown(s):
     if "gops" in s:
         lines.append(f"| GOp/s at {s['clock_mhz']:.1f} MHz | {s['gops']['sparse']:.2f} | "
                      f"{s['gops']['dense']:.2f} |")
+    lines += ["", f"Dense mode measured on the first {s['dense_steps']:,} characters (every dense "
+                  f"step the same cycles: {s['dense_steps_all_equal']}); the dense total is that "
+                  f"per-step count times {s['steps']:,}."]
+    if "rtl_bpc" in s:
+        lines += ["", f"Accuracy of the RTL itself: **{s['rtl_bpc']:.4f} BPC** from its h through "
+                      f"the model's read-out; golden model {s['golden_bpc']:.4f} BPC; h "
+                      f"mismatches: {s['h_mismatches']}."]
+    if s.get("cpu"):
+        c = s["cpu"]
+        rtl = (f"{s['rtl_us_per_step']:.2f} us at {s['clock_mhz']:.1f} MHz (Fmax of synth.json)"
+               if s.get("rtl_us_per_step") else "no Fmax yet (`make synth`)")
+        lines += ["", "## Time per step, side by side (same characters, batch 1)", "",
+                  "| engine | us per step |", "|---|---|",
+                  f"| RTL, sparse | {rtl} |",
+                  f"| PyTorch nn.LSTM, 1 thread, one call per sequence | "
+                  f"{c['torch_sequence_us']:.2f} |",
+                  f"| PyTorch nn.LSTM, 1 thread, one call per step | {c['torch_step_us']:.2f} |",
+                  f"| NumPy, sparse-aware (gathers the nonzero columns) | "
+                  f"{c['numpy_sparse_us']:.2f} |", "",
+                  f"CPU figures over the first {c['chars']:,} characters on this machine "
+                  f"({c['cpu']}); `cpu_us_per_step` is the faster PyTorch variant."]
     lines += ["", f"Speed-up sparse vs dense: **{s['speedup']:.2f}x**; mean nnz(v_t) "
                   f"{s['mean_nnz']:.1f} of {s['config']['X'] + s['config']['H']}; sparse cycles "
                   f"/ ideal (4H/N) nnz: {s['sparse_over_ideal']:.4f}; dense lane utilisation "
@@ -139,19 +181,148 @@ def markdown(s):
     return "\n".join(lines)
 
 
+def cpu_baseline(b, ids, chars):
+    """us per step of PyTorch ``nn.LSTM`` (float32, one thread, batch 1; one call per sequence
+    and one call per step) and of a NumPy step that gathers only the nonzero columns."""
+    import platform
+    import time
+
+    import torch
+    torch.set_num_threads(1)
+    cfg = b.cfg
+    ids = ids[:chars]
+    X, H = cfg.input_size, cfg.hidden_size
+    lstm = torch.nn.LSTM(X, H)
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(torch.from_numpy(b.float_params.w_ih))
+        lstm.weight_hh_l0.copy_(torch.from_numpy(b.float_params.w_hh))
+        lstm.bias_ih_l0.copy_(torch.from_numpy(b.float_params.b))
+        lstm.bias_hh_l0.zero_()
+    x = torch.zeros(len(ids), 1, X)
+    x[torch.arange(len(ids)), 0, torch.from_numpy(ids)] = 1.0
+    with torch.inference_mode():
+        lstm(x[:10])
+        t0 = time.perf_counter()
+        lstm(x)
+        seq_us = (time.perf_counter() - t0) / len(ids) * 1e6
+        state = None
+        t0 = time.perf_counter()
+        for t in range(len(ids)):
+            _, state = lstm(x[t:t + 1], state)
+        step_us = (time.perf_counter() - t0) / len(ids) * 1e6
+    W = np.concatenate([b.float_params.w_ih, b.float_params.w_hh], axis=1).T.astype(np.float32)
+    W = np.ascontiguousarray(W)                      # (X + H, 4H): a column of W per row
+    bias = b.float_params.b.astype(np.float32)
+    theta = float(b.meta["theta"])
+    h = np.zeros(H, np.float32)
+    c = np.zeros(H, np.float32)
+    t0 = time.perf_counter()
+    for t in range(len(ids)):
+        nz = np.flatnonzero(h) + X
+        a = bias + W[ids[t]] + W[nz].T @ h[nz - X]
+        i, f = 1 / (1 + np.exp(-a[:H])), 1 / (1 + np.exp(-a[H:2 * H]))
+        g, o = np.tanh(a[2 * H:3 * H]), 1 / (1 + np.exp(-a[3 * H:]))
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        h[np.abs(h) < theta] = 0.0
+    numpy_us = (time.perf_counter() - t0) / len(ids) * 1e6
+    return {"chars": int(len(ids)), "torch_sequence_us": seq_us, "torch_step_us": step_us,
+            "torch_us_per_step": min(seq_us, step_us), "numpy_sparse_us": numpy_us,
+            "torch": torch.__version__, "cpu": platform.processor() or platform.machine()}
+
+
+def prepare_model(bundle=PTB_BUNDLE):
+    """The default configuration with ``bundle`` baked in: ``(Verilog, manifest, cfg)``."""
+    from golden.bundle import load_bundle
+    from rtl.generate import generate
+    cfg = load_config()
+    load_bundle(bundle, cfg)
+    out = BUILD / "cases" / "ptb_model"
+    stamp = out / "case.json"
+    fp = fingerprint("ptb_model", (Path(bundle) / "params.npz").read_bytes())
+    if not is_current(stamp, fp):
+        out.mkdir(parents=True, exist_ok=True)
+        generate(cfg, out, weights=bundle, quiet=True)
+        stamp.write_text(json.dumps({"fingerprint": fp}))
+    return out / f"{cfg.name}.v", json.loads((out / f"{cfg.name}.json").read_text()), cfg
+
+
+def bpc_of(b, hs, ids):
+    """Bits per character of next-symbol prediction from integer h (state format)."""
+    logits = (hs / b.cfg.formats["state"].scale) @ b.readout_w.T + b.readout_b
+    logits = logits - logits.max(axis=1, keepdims=True)
+    logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    return float(-logp[np.arange(len(ids)), ids].mean() / np.log(2))
+
+
+def measure(chars, dense_chars, cpu_chars, bundle=PTB_BUNDLE):
+    """Runs the benchmark; returns the raw per-step data."""
+    from golden.bundle import load_bundle
+    from golden.model import GoldenLSTM
+    from train.data import ptb_chars
+    from train.progress import Progress
+    verilog, manifest, cfg = prepare_model(bundle)
+    b = load_bundle(bundle, cfg)
+    test = ptb_chars()[1]["test"]
+    n = len(test) - 1 if chars is None else min(chars, len(test) - 1)
+    ids = test[:n + 1]
+    xs = np.zeros((n, cfg.input_size), dtype=np.int32)
+    xs[np.arange(n), ids[:-1]] = 1 << cfg.formats["input"].frac
+    print(f"bench: {n:,} PTB test characters; building the harness (once per Verilog)",
+          flush=True)
+    exe = build(verilog, cfg.name, quiet=False)
+    want = GoldenLSTM(cfg, b.q).run_fast(xs, theta=b.theta_raw)[0]
+    out = {"steps": n, "theta_raw": b.theta_raw}
+    work = BUILD / "bench"
+    H = cfg.hidden_size
+    for mode, sparse, count in (("sparse", 1, n), ("dense", 0, min(dense_chars, n))):
+        cmd = Commands.for_manifest(cfg, manifest).reset()
+        cmd.wr(0x14, b.theta_raw).wr(0x10, sparse | 0b110)
+        work.mkdir(parents=True, exist_ok=True)
+        cmd.xfile(work / f"x_{mode}.bin", xs[:count], stepwise=True)
+        bar = Progress(count, f"bench {mode}")
+        res = run(exe, cmd, work / mode, progress=lambda beats: bar.update(beats // H))
+        bar.update(count)
+        bar.close()
+        got = res.h.reshape(-1, H)
+        mism = int(np.count_nonzero(got != want[:count])) if got.shape == want[:count].shape \
+            else -1
+        per_step = res.step_cycles()
+        nnz = cycles.nnz_per_step(cfg, xs[:count], want[:count], sparse=bool(sparse))
+        model = [int(v) for v in cycles.step_cycles(cfg, nnz)]
+        if per_step != model:
+            raise SystemExit(f"bench: {mode} CYCLES differ from the cycle model")
+        out[mode] = {"cycles_per_step": per_step, "nnz": [int(v) for v in nnz],
+                     "h_mismatches": mism, "sim_seconds": res.seconds, "sim_cycles": res.cycles}
+        if mode == "sparse":
+            out["h_mismatches"] = mism
+            out["rtl_bpc"] = bpc_of(b, got.astype(np.float64), ids[1:])
+            out["golden_bpc"] = bpc_of(b, want.astype(np.float64), ids[1:])
+            out["harness"] = {"cycles_per_second": res.cycles / res.seconds,
+                              "seconds": res.seconds}
+        print(f"bench {mode}: {count:,} steps, h mismatches {mism}, "
+              f"{res.cycles / res.seconds:,.0f} simulated cycles/s", flush=True)
+    out["cpu"] = cpu_baseline(b, ids[:-1], cpu_chars)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m sim.bench", description=__doc__.split("\n")[0])
-    ap.add_argument("--chars", type=int, default=1000)
+    ap.add_argument("--chars", default="50000", help="sparse-mode characters, or 'all'")
+    ap.add_argument("--dense-chars", type=int, default=2000)
+    ap.add_argument("--cpu-chars", type=int, default=5000)
     ap.add_argument("--mhz", type=float, default=0.0)
     ap.add_argument("--from-raw", action="store_true", help="reports from the last run's data")
     args = ap.parse_args(argv)
+    if args.chars != "all" and not (args.chars.isdigit() and int(args.chars) > 0):
+        ap.error(f"--chars={args.chars!r}: a positive number of characters or 'all'")
     cfg = load_config()
     raw_path = BUILD / "bench_raw.json"
     if not args.from_raw:
-        raw_path.unlink(missing_ok=True)
-        case = prepare_ptb_case("bench", args.chars, timeout_ms=10 * args.chars,
-                                extra={"bench_out": str(raw_path)})
-        run_cocotb("verilator", "bench", case, test_filter="test_bench")
+        raw = measure(None if args.chars == "all" else int(args.chars), args.dense_chars,
+                      args.cpu_chars)
+        raw_path.parent.mkdir(parents=True, exist_ok=True)
+        raw_path.write_text(json.dumps(raw))
     elif not raw_path.exists():
         ap.error(f"--from-raw: {raw_path} does not exist; run without --from-raw first")
     raw = json.loads(raw_path.read_text())
@@ -166,11 +337,14 @@ def main(argv=None):
     s = summarise(raw, cfg, mhz or None)
     s["targets"] = targets(s, synth)
     REPORTS.mkdir(parents=True, exist_ok=True)
-    (REPORTS / "bench.json").write_text(json.dumps({**s, "per_step": raw}, indent=1) + "\n")
+    per_step = {k: {kk: vv for kk, vv in v.items() if kk in ("cycles_per_step", "nnz")}
+                for k, v in raw.items() if k in ("sparse", "dense")}
+    (REPORTS / "bench.json").write_text(json.dumps({**s, "per_step": per_step}) + "\n")
     plot(raw, cfg, REPORTS / "bench_cycles.png")
     (REPORTS / "bench.md").write_text(markdown(s))
     print(markdown(s))
-    return 0
+    return 0 if raw.get("h_mismatches", 0) == 0 and raw.get("rtl_bpc") == raw.get("golden_bpc") \
+        else 1
 
 
 if __name__ == "__main__":
