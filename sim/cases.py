@@ -1,6 +1,6 @@
-"""Simulation cases shared by the regression (``tests/test_cocotb.py``) and the benchmark
-(``sim/bench.py``): generated Verilog, parameters and the case file the testbench reads, and
-one function that builds and runs a case with ``cocotb_tools.runner``."""
+"""Simulation cases of the cocotb regression (``tests/test_cocotb.py``): generated Verilog,
+parameters and the case file the testbench reads, and one function that builds and runs a
+case with ``cocotb_tools.runner``; the source fingerprint that every cached build uses."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 
 from golden.config import load_config
-from rtl.generate import generate
 
-__all__ = ["ROOT", "BUILD", "PTB_BUNDLE", "fingerprint", "is_current", "prepare_ptb_case",
+__all__ = ["ROOT", "BUILD", "PTB_BUNDLE", "fingerprint", "is_current",
            "prepare_board_case", "run_cocotb"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,29 +34,6 @@ def fingerprint(*extra):
 def is_current(case_file, fp):
     case_file = Path(case_file)
     return case_file.exists() and json.loads(case_file.read_text()).get("fingerprint") == fp
-
-
-def prepare_ptb_case(name="ptb", chars=200, bundle=PTB_BUNDLE, timeout_ms=50, extra=None):
-    """The trained PTB bundle baked into the default configuration and the first ``chars``
-    test characters; built once per ``name``."""
-    from golden.bundle import load_bundle
-    from train.data import ptb_chars
-    out = BUILD / "cases" / name
-    case_file = out / "case.json"
-    fp = fingerprint(name, chars, (Path(bundle) / "params.npz").read_bytes(), extra)
-    if is_current(case_file, fp):
-        return case_file
-    cfg = load_config()
-    load_bundle(bundle, cfg)
-    out.mkdir(parents=True, exist_ok=True)
-    generate(cfg, out, weights=bundle, quiet=True)
-    ids = ptb_chars()[1]["test"][:chars + 1]
-    case_file.write_text(json.dumps({
-        "config": cfg.to_dict(), "params": str(Path(bundle) / "params.npz"), "baked": True,
-        "small": False, "seed": 0, "num_samples": 0, "max_len": 1, "timeout_ms": timeout_ms,
-        "verilog": str(out / f"{cfg.name}.v"), "ptb": str(bundle),
-        "ptb_ids": [int(i) for i in ids], "fingerprint": fp, **(extra or {})}))
-    return case_file
 
 
 def prepare_board_case(name="board", chars=6, bundle=PTB_BUNDLE, divisor=8):

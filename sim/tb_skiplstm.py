@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import random
-from pathlib import Path
 
 import cocotb
 import numpy as np
@@ -350,69 +349,3 @@ async def test_values_at_format_limits(dut):
     await tb.wait_idle()
     c = await tb.counters()
     assert c == cycles.cycle_model(CFG, xs, want)
-
-
-@cocotb.test(skip=not CASE.get("ptb"), **LIMIT)
-async def test_ptb_characters(dut):
-    """The first characters of the PTB test set through the RTL with the trained model baked
-    in: every h element, every prediction and the counters equal the golden model's."""
-    from golden.bundle import load_bundle
-    b = load_bundle(CASE["ptb"], CFG)
-    ids = np.array(CASE["ptb_ids"], dtype=np.int64)
-    xs = np.zeros((len(ids) - 1, CFG.input_size), dtype=np.int64)
-    xs[np.arange(len(ids) - 1), ids[:-1]] = 1 << CFG.formats["input"].frac
-    g = Scenario(CFG, b.q, []).golden
-    want = g.run_fast(xs, theta=b.theta_raw)[0]
-    tb = await start(dut, load=False)
-    await tb.write("THRESHOLD", b.theta_raw)
-    sender = cocotb.start_soon(tb.send_sequence(xs))
-    got = await tb.recv_steps(len(xs))
-    await sender
-    await tb.wait_idle()
-    tb.check([got], [want])
-    scale = CFG.formats["state"].scale
-
-    def predict(hs):
-        return np.argmax((hs / scale) @ b.readout_w.T + b.readout_b, axis=1)
-
-    pred_rtl, pred_golden = predict(got), predict(want)
-    assert np.array_equal(pred_rtl, pred_golden)
-    counters = await tb.counters()
-    assert counters == cycles.cycle_model(CFG, xs, want)
-    cocotb.log.info("%d PTB characters: h and predictions bit-exact; next-char accuracy %.3f; "
-                    "h sparsity %.3f; CYCLES %d (dense would be %d)", len(xs),
-                    float(np.mean(pred_rtl == ids[1:])), float(np.mean(got == 0)),
-                    counters["CYCLES"], len(xs) * int(cycles.step_cycles(CFG, CFG.columns)))
-
-
-@cocotb.test(skip=not CASE.get("bench_out"), **LIMIT)
-async def test_bench(dut):
-    """Benchmark: the PTB test characters through the RTL in sparse then dense mode, one step
-    at a time, the CYCLES counter read after each step; h checked against golden and the
-    per-step cycles against the cycle model. Results go to ``CASE["bench_out"]``."""
-    from golden.bundle import load_bundle
-    b = load_bundle(CASE["ptb"], CFG)
-    ids = np.array(CASE["ptb_ids"], dtype=np.int64)
-    xs = np.zeros((len(ids) - 1, CFG.input_size), dtype=np.int64)
-    xs[np.arange(len(ids) - 1), ids[:-1]] = 1 << CFG.formats["input"].frac
-    want = Scenario(CFG, b.q, []).golden.run_fast(xs, theta=b.theta_raw)[0]
-    tb = await start(dut, load=False)
-    await tb.write("THRESHOLD", b.theta_raw)
-    out = {"steps": len(xs), "theta_raw": b.theta_raw}
-    for mode, sparse in (("sparse", 1), ("dense", 0)):
-        await tb.write("CTRL", sparse | 0b110)              # CLEAR_STATE | CLEAR_COUNTERS
-        per_step, prev, got = [], 0, []
-        for t, x in enumerate(xs):
-            await tb.send_vector(x, t == 0)
-            got.append((await tb.recv_steps(1))[0])
-            await tb.wait_idle()
-            c = await tb.counters()
-            per_step.append(c["CYCLES"] - prev)
-            prev = c["CYCLES"]
-        tb.check([np.array(got)], [want])
-        nnz = cycles.nnz_per_step(CFG, xs, want, sparse=bool(sparse))
-        model = cycles.step_cycles(CFG, nnz)
-        assert per_step == [int(v) for v in model], f"{mode}: CYCLES differ from the model"
-        out[mode] = {"cycles_per_step": per_step, "nnz": [int(v) for v in nnz],
-                     "counters": c}
-    Path(CASE["bench_out"]).write_text(json.dumps(out))

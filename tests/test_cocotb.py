@@ -1,6 +1,9 @@
 """cocotb system tests on Icarus and Verilator: one pytest function per (simulator,
 configuration), one simulator build per configuration, all cocotb tests of
-``sim/tb_skiplstm.py`` in it. Wall time per run goes to ``build/reports/sim.json``.
+``sim/tb_skiplstm.py`` in it (AXI protocol checks with cocotbext-axi on small
+configurations), and the board top (host driver -> UART -> bridge -> core with the PTB model)
+on Verilator. The volume, and the default configuration, run on the compiled harness
+(``tests/test_harness.py``). Wall time per run goes to ``build/reports/sim.json``.
 
 Knobs: ``SIM=icarus|verilator`` runs one simulator; ``WAVES=1`` keeps waveforms;
 ``SKIPLSTM_SEED`` / ``SKIPLSTM_NUM_SAMPLES`` as in the testbench.
@@ -8,7 +11,6 @@ Knobs: ``SIM=icarus|verilator`` runs one simulator; ``WAVES=1`` keeps waveforms;
 
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,12 +19,10 @@ from golden.config import Config
 from golden.fixed import Format
 from golden.params import save_quant_npz
 from rtl.generate import generate
-from sim.cases import (BUILD, ROOT, fingerprint, is_current, prepare_board_case,
-                       prepare_ptb_case, run_cocotb)
+from sim.cases import BUILD, ROOT, fingerprint, is_current, prepare_board_case, run_cocotb
 from sim.scenario import random_params
 
 REPORT = ROOT / "build" / "reports" / "sim.json"
-PTB_CHARS = 200
 BOARD_CHARS = 6
 
 WIDE = {"input": Format(18, 14), "weight": Format(18, 14), "bias": Format(32, 26),
@@ -32,7 +32,6 @@ NARROW = {"input": Format(4, 3), "weight": Format(2, 1), "bias": Format(4, 2),
 
 # name -> (config, small: parameters go through s_axis_w, samples, max sequence length)
 CASES = {
-    "default": (Config(), False, 2, 2),
     "x3h8n2": (Config(input_size=3, hidden_size=8, lanes=2), True, 4, 4),
     "x3h8n1": (Config(input_size=3, hidden_size=8, lanes=1), True, 3, 3),
     "x3h8n8": (Config(input_size=3, hidden_size=8, lanes=8), True, 3, 3),
@@ -45,8 +44,6 @@ SIMS = [s for s in ("icarus", "verilator") if os.environ.get("SIM", s) == s]
 
 def prepare_case(name):
     """Verilog (shared by both simulators), parameters and the case file; built once."""
-    if name == "ptb":
-        return prepare_ptb_case("ptb", PTB_CHARS)
     if name == "board":
         return prepare_board_case("board", BOARD_CHARS)
     cfg, small, samples, max_len = CASES[name]
@@ -82,13 +79,10 @@ def run_case(sim, name, test_filter=None):
     record(sim, name, "test_s", test_s)
 
 
-# (simulator, case, cocotb test filter): every case on every simulator, the first PTB test
-# characters with the shipped model baked in on Verilator, and the board top (host driver ->
-# UART -> bridge -> core) on the first PTB characters on both simulators
+# (simulator, case, cocotb test filter): every case on every simulator, and the board top
+# (host driver -> UART -> bridge -> core, the PTB model baked in) on Verilator
 RUNS = [(sim, name, None) for sim in SIMS for name in CASES]
-if "verilator" in SIMS:
-    RUNS.append(("verilator", "ptb", "test_ptb_characters|test_identity_registers"))
-RUNS += [(sim, "board", None) for sim in SIMS]
+RUNS += [("verilator", "board", None)] if "verilator" in SIMS else []
 
 
 @pytest.mark.parametrize("sim,name,test_filter", RUNS, ids=[f"{s}-{n}" for s, n, _ in RUNS])
