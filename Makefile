@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 SIM     ?=
 WAVES   ?=
 
-.PHONY: setup rtl lint synth bitstream bench test golden sim train eval clean
+.PHONY: setup rtl lint synth bitstream bench soak test golden sim train eval clean
 
 setup: $(STAMP)
 
@@ -40,14 +40,25 @@ BAUD ?= 1000000
 bitstream: $(STAMP)
 	$(PY) -m rtl.board --config $(CONFIG) --weights "$(WEIGHTS)" --baud $(BAUD)
 
-# Sparse vs dense cycles of the shipped PTB model through the RTL (Verilator):
-# build/reports/bench.{json,md,png}. About 10 minutes on 2 cores.
-BENCH_CHARS ?= 1000
+# The shipped PTB model through the RTL on the compiled Verilator harness: BENCH_CHARS test
+# characters sparse (all: the whole test set), a slice dense, RTL BPC, PyTorch on one core in
+# the same run: build/reports/bench.{json,md}, bench_cycles.png.
+BENCH_CHARS ?= 50000
 bench: $(STAMP)
 	$(PY) -m sim.bench --chars $(BENCH_CHARS)
 
+# Randomized soak: SOAK_STEPS steps over SOAK_CONFIGS seeded configurations on Verilator, a
+# slice on Icarus; build/reports/soak.json. A mismatch prints a replay command.
+SOAK_STEPS ?= 1000000
+SOAK_CONFIGS ?= 22
+SOAK_SEED ?= 1
+soak: $(STAMP)
+	$(PY) -m sim.soak --steps $(SOAK_STEPS) --configs $(SOAK_CONFIGS) --seed $(SOAK_SEED)
+
+# The whole regression on both cores (pytest-xdist; JOBS=1 runs it in one process).
+JOBS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(JOBS) --dist loadfile $(PYTEST_ARGS)
 
 sim: $(STAMP)
 	SIM=$(SIM) WAVES=$(WAVES) $(PY) -m pytest tests/test_cocotb.py $(PYTEST_ARGS)
@@ -55,13 +66,14 @@ sim: $(STAMP)
 # Full training, about an hour on 2 cores (estimated from the separate runs): dense
 # baselines and pruned models, PTB and MNIST, then the evaluation report. Writes models/; commit what should ship.
 train: $(STAMP)
-	$(PY) -m train.ptb --out models/ptb_dense --theta 0 --l1 0 --qat-epochs 0
+	$(PY) -m train.ptb --out models/ptb_dense --theta 0 --target 0 --l1 0 --qat-epochs 0
 	$(PY) -m train.ptb --out models/ptb
-	$(PY) -m train.mnist --out models/mnist_dense --theta 0 --l1 0 --qat-epochs 0
+	$(PY) -m train.mnist --out models/mnist_dense --theta 0 --target 0 --l1 0 --qat-epochs 0
 	$(PY) -m train.mnist --out models/mnist
 	$(PY) -m train.evaluate
 
-# Report from the shipped models (a few minutes): build/reports/accuracy.{json,md,png}
+# Report from the shipped models (a few minutes): build/reports/accuracy.{json,md}, threshold
+# sweeps, training curves and per-unit sparsity (PNG)
 eval: $(STAMP)
 	$(PY) -m train.evaluate
 

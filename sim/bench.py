@@ -34,7 +34,7 @@ from golden import cycles
 from golden.config import load_config
 
 from .cases import BUILD, PTB_BUNDLE, ROOT, fingerprint, is_current
-from .harness import Commands, build, run
+from .harness import Commands, build, locked, run
 
 REPORTS = ROOT / "build" / "reports"
 
@@ -240,10 +240,11 @@ def prepare_model(bundle=PTB_BUNDLE):
     out = BUILD / "cases" / "ptb_model"
     stamp = out / "case.json"
     fp = fingerprint("ptb_model", (Path(bundle) / "params.npz").read_bytes())
-    if not is_current(stamp, fp):
-        out.mkdir(parents=True, exist_ok=True)
-        generate(cfg, out, weights=bundle, quiet=True)
-        stamp.write_text(json.dumps({"fingerprint": fp}))
+    with locked(BUILD / "cases" / "ptb_model.lock"):
+        if not is_current(stamp, fp):
+            out.mkdir(parents=True, exist_ok=True)
+            generate(cfg, out, weights=bundle, quiet=True)
+            stamp.write_text(json.dumps({"fingerprint": fp}))
     return out / f"{cfg.name}.v", json.loads((out / f"{cfg.name}.json").read_text()), cfg
 
 

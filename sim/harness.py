@@ -10,6 +10,8 @@ compare the results with the golden model.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -23,7 +25,7 @@ import numpy as np
 
 from golden.config import Config
 
-__all__ = ["HARNESS_SRC", "HarnessError", "Commands", "Result", "build", "run", "load_result",
+__all__ = ["HARNESS_SRC", "HarnessError", "Commands", "Result", "build", "run", "load_result", "locked",
            "verilator"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +84,20 @@ def build(verilog, top, waves=False, quiet=True):
     if not quiet:
         print(f"harness built for {verilog.name} in {time.monotonic() - t0:.0f} s")
     return exe
+
+
+@contextlib.contextmanager
+def locked(path):
+    """An exclusive lock on ``path`` (created) between processes, e.g. parallel tests that
+    prepare the same case."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _hex(a):

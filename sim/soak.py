@@ -42,7 +42,7 @@ from golden.model import GoldenLSTM
 from golden.params import QuantParams, save_quant_npz, stream_image
 from rtl.regs import ID_VALUE, REGISTERS
 
-from .harness import Commands, build, run
+from .harness import Commands, build, locked, run
 from .scenario import random_params, random_sequences
 
 __all__ = ["SoakCase", "soak_configs", "Programme", "check", "main"]
@@ -395,6 +395,11 @@ def check(prog: Programme, res, limit=5):
 
 def prepare(case: SoakCase):
     """Verilog and manifest of ``case`` (cached by the generator's sources), its parameters."""
+    with locked(BUILD / "cases" / f"{case.name}.lock"):
+        return _prepare(case)
+
+
+def _prepare(case: SoakCase):
     from rtl.generate import generate
     from .cases import fingerprint, is_current
     out = BUILD / "cases" / case.name
