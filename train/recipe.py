@@ -1,0 +1,87 @@
+"""The training schedule shared by ``train.ptb`` and ``train.mnist``: learning rate, pruning
+threshold and a feedback loop that holds the hidden-state sparsity on a target.
+
+Phases over the fraction ``p`` of all training steps:
+
+- ``p < prune_start``: dense (theta = 0, no penalty);
+- ``prune_start <= p < warmup``: theta ramps linearly to its final value and the target
+  sparsity follows a cubic ramp to ``target`` (Zhu and Gupta 2017:
+  ``s(p) = target * (1 - (1 - q)^3)``, ``q`` the fraction of the ramp done);
+- after: theta and target fixed; the last epochs may add fake quantisation.
+
+A feedback loop holds the measured sparsity of each batch on ``s(p)``. With
+``feedback = "theta"`` (default) it sets the threshold,
+``theta <- theta * exp(gain * (s(p) - measured))`` within ``[theta_min, theta]`` (``theta`` is
+then the ceiling), beside a fixed L1 weight ``l1`` on the pre-threshold ``|h|`` that shapes
+the distribution; the threshold is frozen from ``freeze`` on (the fake-quantised epochs).
+With ``feedback = "l1"`` theta follows its ramp and the loop sets the L1 weight,
+``lambda <- lambda * exp(gain * (s(p) - measured))`` within ``[l1_min, l1_max]``.
+``target = 0`` turns the loop off: theta ramps, the L1 weight is fixed.
+The learning rate decays on a cosine from ``lr`` to ``lr * lr_floor``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["Schedule"]
+
+
+@dataclass
+class Schedule:
+    total_steps: int
+    lr: float
+    theta: float
+    prune_start: float = 0.1
+    warmup: float = 0.5
+    target: float = 0.0
+    l1: float = 0.0
+    gain: float = 0.01
+    l1_min: float = 1e-4
+    l1_max: float = 5.0
+    lr_floor: float = 0.05
+    feedback: str = "theta"
+    theta_min: float = 0.005
+    freeze: float = 1.0
+
+    def fraction(self, step):
+        return min(1.0, step / max(self.total_steps, 1))
+
+    def ramp(self, step):
+        """0 before pruning starts, 1 from ``warmup`` on."""
+        q = (self.fraction(step) - self.prune_start) / max(self.warmup - self.prune_start, 1e-9)
+        return min(1.0, max(0.0, q))
+
+    def theta_at(self, step):
+        return self.theta * self.ramp(step)
+
+    def target_at(self, step):
+        if self.fraction(step) < self.prune_start:
+            return 0.0
+        return self.target * (1.0 - (1.0 - self.ramp(step)) ** 3)
+
+    def lr_at(self, step):
+        c = 0.5 * (1.0 + math.cos(math.pi * self.fraction(step)))
+        return self.lr * (self.lr_floor + (1.0 - self.lr_floor) * c)
+
+    def next_theta(self, theta, step, measured):
+        """The threshold for the next batch under ``feedback = "theta"``."""
+        if self.target <= 0 or self.feedback != "theta":
+            return self.theta_at(step + 1)
+        if self.fraction(step) < self.prune_start:
+            return 0.0
+        if self.fraction(step) >= self.freeze:
+            return theta
+        theta = max(theta, self.theta_min) * math.exp(self.gain * 100.0 *
+                                                      (self.target_at(step) - measured))
+        return min(self.theta, max(self.theta_min, theta))
+
+    def next_l1(self, l1, step, measured):
+        """The L1 weight for the next batch, given the sparsity ``measured`` on this one."""
+        if self.fraction(step) < self.prune_start:
+            return l1
+        if self.target <= 0 or self.feedback != "l1":
+            return self.l1
+        l1 = max(l1, self.l1_min) * math.exp(self.gain * 100.0 * (self.target_at(step) - measured))
+        return min(self.l1_max, max(self.l1_min, l1))
