@@ -3,11 +3,16 @@ float, in fake quantisation and in the bit-exact golden model; a threshold sweep
 
     python -m train.evaluate [--ptb models/ptb] [--ptb-dense models/ptb_dense]
                              [--mnist models/mnist] [--mnist-dense models/mnist_dense]
-                             [--sweep-chars 20000] [--limit N] [--out build/reports]
+                             [--sweep-chars 20000] [--limit N] [--mnist-limit N]
+                             [--out build/reports]
 
 PTB: the whole test set (449,945 characters) as one sequence from zero state, as the
 hardware runs it. MNIST: the 1,000 held-out images, each a sequence from zero state.
 Speed-up: the cycle model's dense cycles over sparse cycles on the same sequences.
+Also: training curves of every bundle (``training_curves.png``, from the training record in
+``model.json``) and how often each hidden unit is zero in the golden run
+(``unit_sparsity.png``). A bundle that does not fit its data (input size, read-out outputs)
+stops the run with a message.
 """
 
 from __future__ import annotations
@@ -25,13 +30,60 @@ from golden import cycles
 from golden.fixed import dequantize, quantize
 from golden.model import GoldenLSTM
 
-from golden.bundle import Bundle, load_bundle
-from .data import mnist_5k, ptb_chars
+from golden.bundle import Bundle, BundleError, load_bundle
+from .data import DataError, mnist_5k, ptb_chars
 from .model import SparseLSTM
 
-__all__ = ["torch_model", "ptb_golden", "ptb_float", "mnist_golden", "mnist_float", "main"]
+__all__ = ["torch_model", "ptb_golden", "ptb_float", "mnist_golden", "mnist_float",
+           "check_bundle", "unit_sparsity", "main"]
 
 SWEEP = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5]
+PTB_SYMBOLS = 50          # one-hot inputs and next-symbol outputs (train.data.ptb_chars)
+MNIST_ROW = 28            # pixels per step (one image row)
+MNIST_CLASSES = 10
+
+
+class BundleDataError(ValueError):
+    """A model bundle whose shape does not fit the data it is evaluated on."""
+
+
+def check_bundle(b: Bundle, data):
+    """Raises :class:`BundleDataError` if bundle ``b`` cannot run on ``data`` ("ptb" or
+    "mnist"): one-hot PTB needs input_size = 50 and 50 read-out outputs, sequential MNIST
+    input_size = 28 and 10 read-out outputs."""
+    X, n_out = b.cfg.input_size, b.readout_w.shape[0]
+    if data == "ptb":
+        need_x, need_out = PTB_SYMBOLS, PTB_SYMBOLS
+        what = (f"the Penn Treebank character data have {PTB_SYMBOLS} symbols, fed one-hot "
+                f"and predicted as the next symbol")
+    else:
+        need_x, need_out = MNIST_ROW, MNIST_CLASSES
+        what = (f"sequential MNIST feeds one image row of {MNIST_ROW} pixels per step and "
+                f"reads out {MNIST_CLASSES} classes")
+    if X == need_x and n_out == need_out:
+        return
+    article = "a PTB" if data == "ptb" else "an MNIST"
+    has = []
+    if X != need_x:
+        has.append(f"input_size = {X} in its configuration")
+    if n_out != need_out:
+        has.append(f"a read-out with {n_out} outputs")
+    raise BundleDataError(
+        f"model bundle {str(b.path)!r} cannot be evaluated on {data.upper()}: it has "
+        f"{' and '.join(has)}, but {what}, so {article} bundle needs input_size = "
+        f"{need_x} and a read-out with {need_out} outputs. Pass {article} bundle "
+        f"(--{data}, --{data}-dense; an empty value skips it) or retrain it with "
+        f"python -m train.{data}.")
+
+
+def unit_sparsity(unit_zeros, steps):
+    """Summary of the fraction of ``steps`` on which each hidden unit is zero
+    (``unit_zeros``: per-unit counts of zero steps)."""
+    frac = np.asarray(unit_zeros, dtype=np.float64) / max(steps, 1)
+    hist, _ = np.histogram(frac, bins=10, range=(0.0, 1.0))
+    return {"always_zero": int(np.count_nonzero(np.asarray(unit_zeros) == steps)),
+            "histogram": [int(v) for v in hist], "min": float(frac.min()),
+            "median": float(np.median(frac)), "max": float(frac.max())}
 
 
 def torch_model(b: Bundle, theta=None, quant=False):
@@ -64,12 +116,14 @@ def one_hot_inputs(cfg, ids):
 
 def ptb_golden(b: Bundle, ids, theta_raw=None, chunk=20000):
     """Bit-exact run over ``ids`` (one sequence): BPC of next-symbol prediction, sparsity,
-    cycles sparse/dense, and the integer h (for the RTL check)."""
+    cycles sparse/dense, and per hidden unit the fraction of steps its integer h is zero
+    (``unit_zero_fraction``, an array; summarised by :func:`unit_sparsity`)."""
     cfg = b.cfg
     g = GoldenLSTM(cfg, b.q)
     theta_raw = b.theta_raw if theta_raw is None else theta_raw
     h = c = None
     nll_bits, zeros, nnz_all = 0.0, 0, []
+    unit_zeros = np.zeros(cfg.hidden_size, dtype=np.int64)
     prev_nnz_h = 0
     for s in range(0, len(ids) - 1, chunk):
         seg = ids[s:min(s + chunk, len(ids) - 1)]
@@ -80,6 +134,7 @@ def ptb_golden(b: Bundle, ids, theta_raw=None, chunk=20000):
         logits = hf @ b.readout_w.T + b.readout_b
         nll_bits += _bpc(logits, ids[s + 1:s + 1 + len(seg)]) * len(seg)
         zeros += int((hs == 0).sum())
+        unit_zeros += (hs == 0).sum(axis=0)
         nz_h = np.count_nonzero(hs, axis=1)
         nnz_all.append(np.count_nonzero(xs, axis=1) + np.concatenate([[prev_nnz_h], nz_h[:-1]]))
         prev_nnz_h = nz_h[-1]
@@ -90,7 +145,8 @@ def ptb_golden(b: Bundle, ids, theta_raw=None, chunk=20000):
     return {"bpc": nll_bits / n, "sparsity": zeros / (n * cfg.hidden_size),
             "mean_nnz": float(nnz.mean()), "sparse_cycles": sparse_cycles,
             "dense_cycles": dense_cycles, "speedup": dense_cycles / sparse_cycles,
-            "ideal_cycles": int(cfg.rows_per_lane * nnz.sum()), "chars": n}
+            "ideal_cycles": int(cfg.rows_per_lane * nnz.sum()), "chars": n,
+            "unit_sparsity": unit_sparsity(unit_zeros, n), "unit_zero_fraction": unit_zeros / n}
 
 
 @torch.no_grad()
@@ -114,19 +170,24 @@ def mnist_golden(b: Bundle, x, y, theta_raw=None):
     g = GoldenLSTM(cfg, b.q)
     theta_raw = b.theta_raw if theta_raw is None else theta_raw
     correct, zeros, sparse_c, dense_c, ideal = 0, 0, 0, 0, 0
+    unit_zeros = np.zeros(cfg.hidden_size, dtype=np.int64)
     for img, label in zip(x, y):
         xs = quantize(img, cfg.formats["input"], name="image")[0]
         hs, _ = g.run_fast(xs, theta=theta_raw)
         logits = dequantize(hs[-1], cfg.formats["state"]) @ b.readout_w.T + b.readout_b
         correct += int(np.argmax(logits) == label)
         zeros += int((hs == 0).sum())
+        unit_zeros += (hs == 0).sum(axis=0)
         nnz = cycles.nnz_per_step(cfg, xs, hs)
         sparse_c += int(cycles.step_cycles(cfg, nnz).sum())
         dense_c += int(cycles.step_cycles(cfg, cfg.columns)) * len(xs)
         ideal += int(cfg.rows_per_lane * nnz.sum())
-    return {"accuracy": correct / len(y), "sparsity": zeros / (len(y) * 28 * cfg.hidden_size),
+    steps = len(y) * MNIST_ROW
+    return {"accuracy": correct / len(y), "sparsity": zeros / (steps * cfg.hidden_size),
             "sparse_cycles": sparse_c, "dense_cycles": dense_c, "speedup": dense_c / sparse_c,
-            "ideal_cycles": ideal, "images": len(y)}
+            "ideal_cycles": ideal, "images": len(y),
+            "unit_sparsity": unit_sparsity(unit_zeros, steps),
+            "unit_zero_fraction": unit_zeros / steps}
 
 
 @torch.no_grad()
@@ -158,19 +219,154 @@ def _plot(rows, key, label, path, title):
     plt.close(fig)
 
 
+# training-record keys per data set: (metric, its label, h sparsity); older bundles may lack some
+CURVE_KEYS = {"ptb": (("valid_bpc",), "validation BPC", ("valid_sparsity", "sparsity")),
+              "mnist": (("test_accuracy", "accuracy"), "test accuracy",
+                        ("sparsity", "valid_sparsity", "test_sparsity"))}
+
+
+def _history(b: Bundle):
+    h = (b.meta.get("training") or {}).get("history")
+    return [e for e in h if isinstance(e, dict)] if isinstance(h, list) else []
+
+
+def _series(history, keys):
+    """``(epochs, values)`` of the first of ``keys`` each entry has (entries without one skipped)."""
+    xs, ys = [], []
+    for i, e in enumerate(history):
+        for k in keys:
+            if isinstance(e.get(k), (int, float)) and not isinstance(e.get(k), bool):
+                xs.append(e.get("epoch", i + 1))
+                ys.append(float(e[k]))
+                break
+    return xs, ys
+
+
+def plot_training_curves(bundles, path):
+    """Per-epoch validation metric and h sparsity of each bundle's training record.
+    ``bundles``: ``{data: {"pruned": Bundle or None, "dense": Bundle or None}}``. Returns
+    False (and writes nothing) when no bundle has a training record."""
+    if not any(_history(b) for pair in bundles.values() for b in pair.values() if b):
+        return False
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    titles = {"ptb": "PTB characters", "mnist": "Sequential MNIST"}
+    styles = {"pruned": dict(color="tab:blue", marker="o", ls="-"),
+              "dense": dict(color="tab:gray", marker="s", ls="--")}
+    rows = [d for d in ("ptb", "mnist") if d in bundles]
+    fig, axes = plt.subplots(len(rows), 2, figsize=(9.6, 3.3 * len(rows)), squeeze=False)
+    for r, data in enumerate(rows):
+        metric_keys, metric_label, sparsity_keys = CURVE_KEYS[data]
+        ax_m, ax_s = axes[r]
+        for kind, b in bundles[data].items():
+            hist = _history(b) if b else []
+            if not hist:
+                continue
+            label = f"{kind} ({b.path.name}, theta {b.meta.get('theta', 0):g})"
+            for ax, keys in ((ax_m, metric_keys), (ax_s, sparsity_keys)):
+                xs, ys = _series(hist, keys)
+                if xs:
+                    ax.plot(xs, [100 * v for v in ys] if ax is ax_s else ys, ms=4,
+                            label=label, **styles[kind])
+        b = bundles[data].get("pruned")
+        hist = _history(b) if b else []
+        qat = [e.get("epoch", i + 1) for i, e in enumerate(hist) if e.get("qat")]
+        if qat:
+            for ax in (ax_m, ax_s):
+                ax.axvspan(min(qat) - 0.5, max(qat) + 0.5, color="tab:orange", alpha=0.12,
+                           lw=0, label="fake-quantised epochs (pruned)" if ax is ax_m else None)
+        epochs = [e.get("epoch", i + 1) for kb in bundles[data].values() if kb
+                  for i, e in enumerate(_history(kb))]
+        if epochs:
+            for ax in (ax_m, ax_s):
+                ax.set_xlim(min(epochs) - 0.6, max(epochs) + 0.6)
+        ax_m.set_ylabel(metric_label)
+        ax_s.set_ylabel("h sparsity (% zeros)")
+        ax_m.set_title(f"{titles[data]}: {metric_label}", fontsize=10)
+        ax_s.set_title(f"{titles[data]}: h sparsity on held-out data", fontsize=10)
+        for ax in (ax_m, ax_s):
+            ax.set_xlabel("epoch")
+            ax.grid(alpha=0.3)
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            if ax.lines:
+                ax.legend(fontsize=7)
+            else:
+                ax.text(0.5, 0.5, "no training record", ha="center", va="center",
+                        transform=ax.transAxes, color="gray")
+        ax_s.set_ylim(-3, 103)
+    fig.suptitle("Training curves (float model, per epoch, from each bundle's model.json)",
+                 fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def plot_unit_sparsity(fractions, path):
+    """Histogram of the per-unit zero fraction of the golden run; ``fractions``:
+    ``{title: (array, description of the steps)}``."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(fractions), figsize=(4.8 * len(fractions), 3.6),
+                             squeeze=False)
+    bins = np.linspace(0.0, 1.0, 11)
+    for ax, (title, (frac, steps)) in zip(axes[0], fractions.items()):
+        always = int(np.count_nonzero(frac == 1.0))
+        never = int(np.count_nonzero(frac == 0.0))
+        counts, _, _ = ax.hist(frac, bins=bins, color="tab:blue", edgecolor="white")
+        ax.set_ylim(0, max(counts.max(), 1) * 1.4)      # room for the notes above the bars
+        if always:
+            ax.bar(0.95, always, width=0.1, color="tab:red", edgecolor="white",
+                   label="always zero (part of the last bin)")
+            ax.legend(fontsize=7, loc="upper center")
+        ax.set_xticks(bins)
+        ax.set_xticklabels([f"{v:.1f}" for v in bins], fontsize=8)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("fraction of steps the unit's h is zero")
+        ax.set_ylabel("hidden units")
+        ax.set_title(f"{title}: {len(frac)} units, {steps}", fontsize=10)
+        ax.text(0.03, 0.95, f"always zero: {always}\nnever zero: {never}\n"
+                            f"median: {np.median(frac):.2f}",
+                transform=ax.transAxes, va="top", fontsize=8,
+                bbox=dict(facecolor="white", alpha=0.8, edgecolor="lightgray"))
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle("Per-unit h sparsity, bit-exact golden model", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def load_bundles(args):
+    """Loads every bundle named in ``args`` and checks that it fits its data; raises
+    :class:`BundleError` or :class:`BundleDataError`."""
+    out = {}
+    for data, keys in (("ptb", ("ptb", "ptb_dense")), ("mnist", ("mnist", "mnist_dense"))):
+        for key in keys:
+            if getattr(args, key):
+                b = load_bundle(getattr(args, key))
+                check_bundle(b, data)
+                out[key] = b
+    return out
+
+
 def evaluate(args):
     out = Path(args.out)
+    bundles = load_bundles(args)
     out.mkdir(parents=True, exist_ok=True)
-    report = {}
-    if args.ptb:
-        b = load_bundle(args.ptb)
+    report, units = {}, {}
+    if "ptb" in bundles:
+        b = bundles["ptb"]
         _, splits = ptb_chars()
         test = splits["test"][:args.limit] if args.limit else splits["test"]
         r = {"float": ptb_float(b, test), "fake_quant": ptb_float(b, test, quant=True),
              "golden": ptb_golden(b, test), "theta": b.meta["theta"],
              "theta_raw": b.theta_raw}
-        if args.ptb_dense:
-            r["dense_float_baseline"] = ptb_float(load_bundle(args.ptb_dense), test, theta=0.0)
+        units[f"PTB, theta {r['theta']:g}"] = (r["golden"].pop("unit_zero_fraction"),
+                        f"{r['golden']['chars']:,} test chars")
+        if "ptb_dense" in bundles:
+            r["dense_float_baseline"] = ptb_float(bundles["ptb_dense"], test, theta=0.0)
             r["bpc_gap"] = r["golden"]["bpc"] - r["dense_float_baseline"]["bpc"]
         sweep_ids = splits["test"][:args.sweep_chars]
         rows = []
@@ -184,15 +380,18 @@ def evaluate(args):
         _plot(rows, "bpc", "bits per character", out / "accuracy_sweep_ptb.png",
               f"PTB chars, golden fixed point, first {len(sweep_ids) - 1} test chars")
         report["ptb"] = r
-    if args.mnist:
-        b = load_bundle(args.mnist)
+    if "mnist" in bundles:
+        b = bundles["mnist"]
         _, _, xte, yte = mnist_5k()
+        if args.mnist_limit:
+            xte, yte = xte[:args.mnist_limit], yte[:args.mnist_limit]
         r = {"float": mnist_float(b, xte, yte), "fake_quant": mnist_float(b, xte, yte, quant=True),
              "golden": mnist_golden(b, xte, yte), "theta": b.meta["theta"],
              "theta_raw": b.theta_raw}
-        if args.mnist_dense:
-            r["dense_float_baseline"] = mnist_float(load_bundle(args.mnist_dense), xte, yte,
-                                                    theta=0.0)
+        units[f"MNIST, theta {r['theta']:g}"] = (r["golden"].pop("unit_zero_fraction"),
+                          f"{len(yte):,} test images x {MNIST_ROW} steps")
+        if "mnist_dense" in bundles:
+            r["dense_float_baseline"] = mnist_float(bundles["mnist_dense"], xte, yte, theta=0.0)
             r["accuracy_gap"] = r["golden"]["accuracy"] - r["dense_float_baseline"]["accuracy"]
         rows = []
         for th in SWEEP:
@@ -203,16 +402,43 @@ def evaluate(args):
                   f"{gr['sparsity']:.3f} speed-up {gr['speedup']:.2f}")
         r["sweep"] = {"images": len(yte), "rows": rows}
         _plot(rows, "accuracy", "test accuracy", out / "accuracy_sweep_mnist.png",
-              "Sequential MNIST, golden fixed point, 1000 test images")
+              f"Sequential MNIST, golden fixed point, {len(yte)} test images")
         report["mnist"] = r
+    if units:
+        plot_unit_sparsity(units, out / "unit_sparsity.png")
+    curves = plot_training_curves(
+        {data: {"pruned": bundles.get(data), "dense": bundles.get(f"{data}_dense")}
+         for data in ("ptb", "mnist") if data in bundles or f"{data}_dense" in bundles},
+        out / "training_curves.png")
     (out / "accuracy.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "accuracy.md").write_text(markdown(report))
+    (out / "accuracy.md").write_text(markdown(report, curves=curves))
     print((out / "accuracy.md").read_text())
     return report
 
 
-def markdown(report):
+def _unit_sentence(g, steps):
+    u = g.get("unit_sparsity")
+    if not u:
+        return []
+    n, k = sum(u["histogram"]), u["always_zero"]
+    spread = (f"Fraction of steps a unit is zero: min {u['min']:.3f}, median {u['median']:.3f}, "
+              f"max {u['max']:.3f} ([histogram](unit_sparsity.png)).")
+    if k == 0:
+        return ["", f"Per-unit sparsity (golden, {steps}): no hidden unit is zero on every step, "
+                    f"so none can be dropped from the hardware for free. {spread}"]
+    return ["", f"Per-unit sparsity (golden, {steps}): **{k} of {n} hidden units "
+                f"{'is' if k == 1 else 'are'} zero on every step**, a free hardware saving: "
+                f"{'its' if k == 1 else 'their'} W_hh columns are never visited, and "
+                f"{'its' if k == 1 else 'their'} four gate rows (and read-out weights) could be "
+                f"dropped (zero on this test set, not proven for every input). {spread}"]
+
+
+def markdown(report, curves=False):
     lines = ["# Accuracy, sparsity and predicted speed-up", ""]
+    if curves:
+        lines += ["Training curves of the bundles (validation BPC / test accuracy and h "
+                  "sparsity per epoch): [training_curves.png](training_curves.png)", "",
+                  "![Training curves](training_curves.png)", ""]
     if "ptb" in report:
         r = report["ptb"]
         lines += ["## Penn Treebank characters (test set, one sequence)", "",
@@ -228,6 +454,7 @@ def markdown(report):
                       f"{g['sparse_cycles'] / g['ideal_cycles']:.4f}."]
         if "bpc_gap" in r:
             lines.append(f"BPC gap golden vs dense float baseline: {r['bpc_gap']:+.4f}.")
+        lines += _unit_sentence(g, f"{g['chars']:,} test chars")
         lines += ["", f"Threshold sweep (golden, first {r['sweep']['chars']} test chars):", "",
                   "| theta | BPC | sparsity | speed-up |", "|---|---|---|---|"]
         lines += [f"| {x['theta']:.2f} | {x['bpc']:.4f} | {x['sparsity']:.3f} | "
@@ -235,7 +462,7 @@ def markdown(report):
         lines += ["", "![PTB sweep](accuracy_sweep_ptb.png)", ""]
     if "mnist" in report:
         r = report["mnist"]
-        lines += ["## Sequential MNIST (1,000 held-out images)", "",
+        lines += [f"## Sequential MNIST ({r['golden']['images']:,} held-out images)", "",
                   f"theta = {r['theta']} ({r['theta_raw']} raw)", "",
                   "| model | accuracy | h sparsity |", "|---|---|---|"]
         for k in ("float", "fake_quant", "golden", "dense_float_baseline"):
@@ -247,10 +474,16 @@ def markdown(report):
         if "accuracy_gap" in r:
             lines.append(f"Accuracy gap golden vs dense float baseline: "
                          f"{100 * r['accuracy_gap']:+.2f} points.")
+        lines += _unit_sentence(g, f"{g['images']:,} test images x {MNIST_ROW} steps")
         lines += ["", "| theta | accuracy | sparsity | speed-up |", "|---|---|---|---|"]
         lines += [f"| {x['theta']:.2f} | {x['accuracy']:.4f} | {x['sparsity']:.3f} | "
                   f"{x['speedup']:.2f} |" for x in r["sweep"]["rows"]]
         lines += ["", "![MNIST sweep](accuracy_sweep_mnist.png)", ""]
+    if any("unit_sparsity" in report[d]["golden"] for d in ("ptb", "mnist") if d in report):
+        lines += ["## Per-unit h sparsity (golden)", "",
+                  "Fraction of the test steps on which each hidden unit's h is zero; a unit "
+                  "that is always zero costs nothing in the sparse schedule.", "",
+                  "![Per-unit sparsity](unit_sparsity.png)", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -263,13 +496,18 @@ def main(argv=None):
     ap.add_argument("--mnist-dense", default="models/mnist_dense")
     ap.add_argument("--sweep-chars", type=int, default=20000)
     ap.add_argument("--limit", type=int, default=0, help="PTB test characters (0: all)")
+    ap.add_argument("--mnist-limit", type=int, default=0, help="MNIST test images (0: all)")
     ap.add_argument("--out", default="build/reports")
     args = ap.parse_args(argv)
     for k in ("ptb", "ptb_dense", "mnist", "mnist_dense"):
         if getattr(args, k) and not Path(getattr(args, k)).exists():
             print(f"note: {getattr(args, k)} not found; skipped", file=sys.stderr)
             setattr(args, k, "")
-    evaluate(args)
+    try:
+        evaluate(args)
+    except (BundleError, BundleDataError, DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
