@@ -10,6 +10,8 @@ Reports: ``build/reports/bench.{json,md}`` and ``bench_cycles.png``.
     python -m sim.bench [--chars 50000|all] [--dense-chars 2000] [--cpu-chars 5000]
                         [--mhz F] [--from-raw]
 
+The sparse characters run as ``--jobs`` contiguous sequences at once (one harness process per
+core), each from zero state; the golden model and the BPC are computed the same way.
 Every dense step takes the same cycles, ``ceil(4H/N) (X+H) + L`` (checked on each dense step
 measured), so the dense total over the sparse run's characters is that constant times their
 number; the dense run on a slice checks it and that dense h equals sparse h.
@@ -94,7 +96,7 @@ def summarise(raw, cfg, mhz=None):
         "dense_equivalent_ops_per_cycle": {"sparse": float(ops_per_step * len(sc) / sc.sum()),
                                            "dense": float(ops_per_step * len(dc) / dc.sum())},
     }
-    for k in ("golden_bpc", "rtl_bpc", "h_mismatches", "harness"):
+    for k in ("golden_bpc", "rtl_bpc", "h_mismatches", "harness", "jobs"):
         if k in raw:
             out[k] = raw[k]
     out["cpu"] = raw.get("cpu")
@@ -151,7 +153,9 @@ def markdown(s):
     if "rtl_bpc" in s:
         lines += ["", f"Accuracy of the RTL itself: **{s['rtl_bpc']:.4f} BPC** from its h through "
                       f"the model's read-out; golden model {s['golden_bpc']:.4f} BPC; h "
-                      f"mismatches: {s['h_mismatches']}."]
+                      f"mismatches: {s['h_mismatches']}. The characters ran as "
+                      f"{s.get('jobs', 1)} contiguous sequences at once, each from zero state "
+                      f"(the golden model likewise)."]
     if s.get("cpu"):
         c = s["cpu"]
         rtl = (f"{s['rtl_us_per_step']:.2f} us at {s['clock_mhz']:.1f} MHz (Fmax of synth.json)"
@@ -256,8 +260,12 @@ def bpc_of(b, hs, ids):
     return float(-logp[np.arange(len(ids)), ids].mean() / np.log(2))
 
 
-def measure(chars, dense_chars, cpu_chars, bundle=PTB_BUNDLE):
-    """Runs the benchmark; returns the raw per-step data."""
+def measure(chars, dense_chars, cpu_chars, bundle=PTB_BUNDLE, jobs=2):
+    """Runs the benchmark; returns the raw per-step data. The sparse characters run as
+    ``jobs`` contiguous sequences at once (one harness process each, every one from zero
+    state, as the golden model is run too); dense mode runs one sequence."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from golden.bundle import load_bundle
     from golden.model import GoldenLSTM
     from train.data import ptb_chars
@@ -272,37 +280,57 @@ def measure(chars, dense_chars, cpu_chars, bundle=PTB_BUNDLE):
     print(f"bench: {n:,} PTB test characters; building the harness (once per Verilog)",
           flush=True)
     exe = build(verilog, cfg.name, quiet=False)
-    want = GoldenLSTM(cfg, b.q).run_fast(xs, theta=b.theta_raw)[0]
-    out = {"steps": n, "theta_raw": b.theta_raw}
+    golden = GoldenLSTM(cfg, b.q)
+    out = {"steps": n, "theta_raw": b.theta_raw, "jobs": jobs}
     work = BUILD / "bench"
+    work.mkdir(parents=True, exist_ok=True)
     H = cfg.hidden_size
-    for mode, sparse, count in (("sparse", 1, n), ("dense", 0, min(dense_chars, n))):
-        cmd = Commands.for_manifest(cfg, manifest).reset()
-        cmd.wr(0x14, b.theta_raw).wr(0x10, sparse | 0b110)
-        work.mkdir(parents=True, exist_ok=True)
-        cmd.xfile(work / f"x_{mode}.bin", xs[:count], stepwise=True)
+    for mode, sparse, count, parts in (("sparse", 1, n, max(1, min(jobs, n))),
+                                       ("dense", 0, min(dense_chars, n), 1)):
+        bounds = [int(v) for v in np.linspace(0, count, parts + 1)]
+        segs = list(zip(bounds[:-1], bounds[1:]))
+        want = np.concatenate([golden.run_fast(xs[a:e], theta=b.theta_raw)[0] for a, e in segs])
+        done = [0] * len(segs)
         bar = Progress(count, f"bench {mode}")
-        res = run(exe, cmd, work / mode, progress=lambda beats: bar.update(beats // H))
+
+        def one(k, a, e):
+            cmd = Commands.for_manifest(cfg, manifest).reset()
+            cmd.wr(0x14, b.theta_raw).wr(0x10, sparse | 0b110)
+            cmd.xfile(work / f"x_{mode}{k}.bin", xs[a:e], stepwise=True)
+
+            def progress(beats):
+                done[k] = beats // H
+                bar.update(sum(done))
+            return run(exe, cmd, work / f"{mode}{k}", progress=progress)
+
+        with ThreadPoolExecutor(len(segs)) as pool:
+            results = list(pool.map(lambda arg: one(*arg), [(k, a, e) for k, (a, e) in
+                                                           enumerate(segs)]))
         bar.update(count)
         bar.close()
-        got = res.h.reshape(-1, H)
-        mism = int(np.count_nonzero(got != want[:count])) if got.shape == want[:count].shape \
-            else -1
-        per_step = res.step_cycles()
-        nnz = cycles.nnz_per_step(cfg, xs[:count], want[:count], sparse=bool(sparse))
+        got = np.concatenate([r.h for r in results]).reshape(-1, H)
+        mism = int(np.count_nonzero(got != want)) if got.shape == want.shape else -1
+        per_step = [c for r in results for c in r.step_cycles()]
+        nnz = np.concatenate([cycles.nnz_per_step(cfg, xs[a:e], want[a:e], sparse=bool(sparse))
+                              for a, e in segs])
         model = [int(v) for v in cycles.step_cycles(cfg, nnz)]
         if per_step != model:
             raise SystemExit(f"bench: {mode} CYCLES differ from the cycle model")
+        seconds = max(r.seconds for r in results)
+        sim_cycles = sum(r.cycles for r in results)
         out[mode] = {"cycles_per_step": per_step, "nnz": [int(v) for v in nnz],
-                     "h_mismatches": mism, "sim_seconds": res.seconds, "sim_cycles": res.cycles}
+                     "h_mismatches": mism, "sim_seconds": seconds, "sim_cycles": sim_cycles,
+                     "sequences": segs}
         if mode == "sparse":
             out["h_mismatches"] = mism
             out["rtl_bpc"] = bpc_of(b, got.astype(np.float64), ids[1:])
             out["golden_bpc"] = bpc_of(b, want.astype(np.float64), ids[1:])
-            out["harness"] = {"cycles_per_second": res.cycles / res.seconds,
-                              "seconds": res.seconds}
-        print(f"bench {mode}: {count:,} steps, h mismatches {mism}, "
-              f"{res.cycles / res.seconds:,.0f} simulated cycles/s", flush=True)
+            out["harness"] = {"processes": len(segs), "seconds": seconds,
+                              "cycles_per_second_per_process":
+                                  sim_cycles / sum(r.seconds for r in results)}
+        print(f"bench {mode}: {count:,} steps in {len(segs)} sequence(s), h mismatches {mism}, "
+              f"{sim_cycles / sum(r.seconds for r in results):,.0f} simulated cycles/s per "
+              f"process", flush=True)
     out["cpu"] = cpu_baseline(b, ids[:-1], cpu_chars)
     return out
 
@@ -312,6 +340,9 @@ def main(argv=None):
     ap.add_argument("--chars", default="50000", help="sparse-mode characters, or 'all'")
     ap.add_argument("--dense-chars", type=int, default=2000)
     ap.add_argument("--cpu-chars", type=int, default=5000)
+    ap.add_argument("--jobs", type=int, default=2,
+                    help="harness processes; the sparse characters split into this many "
+                         "sequences, each from zero state")
     ap.add_argument("--mhz", type=float, default=0.0)
     ap.add_argument("--from-raw", action="store_true", help="reports from the last run's data")
     args = ap.parse_args(argv)
@@ -321,7 +352,7 @@ def main(argv=None):
     raw_path = BUILD / "bench_raw.json"
     if not args.from_raw:
         raw = measure(None if args.chars == "all" else int(args.chars), args.dense_chars,
-                      args.cpu_chars)
+                      args.cpu_chars, jobs=args.jobs)
         raw_path.parent.mkdir(parents=True, exist_ok=True)
         raw_path.write_text(json.dumps(raw))
     elif not raw_path.exists():

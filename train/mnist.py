@@ -4,10 +4,10 @@ training with a linear read-out of the last h.
     python -m train.mnist --out models/mnist [--epochs 20] [--theta 0.1] [--target 0.92] ...
 
 Same recipe as ``train.ptb`` (``train.recipe.Schedule``): Adam with a cosine learning rate,
-gradient clipping; dense for the first ``prune-start`` fraction of the steps, then a
-feedback loop on each batch's measured h sparsity sets the pruning threshold (or, with
-``--feedback l1``, the L1 weight) so that the sparsity follows a cubic ramp to ``--target``
-(``--target 0``: theta ramps linearly, fixed ``--l1``).
+gradient clipping; dense for the first ``prune-start`` fraction of the steps, then theta
+ramps to ``--theta`` and a feedback loop on each batch's measured h sparsity sets the L1
+weight (or, with ``--feedback theta``, the threshold) so that the sparsity follows a cubic
+ramp to ``--target`` (``--target 0``: fixed ``--l1``).
 The last ``--qat-epochs`` epochs train with fake quantisation to the hardware formats. A
 fixed 4,000 / 1,000 split. Seeded; ``--resume`` continues from the checkpoint the run writes
 after every epoch.
@@ -159,9 +159,10 @@ def main(argv=None):
     ap.add_argument("--qat-epochs", type=int, default=3)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay)")
-    ap.add_argument("--theta", type=float, default=0.5,
-                    help="pruning threshold on |h| (the ceiling of the feedback loop on theta)")
-    ap.add_argument("--feedback", choices=("theta", "l1"), default="theta",
+    ap.add_argument("--theta", type=float, default=0.3,
+                    help="pruning threshold on |h| (with --feedback theta: the ceiling of the "
+                         "feedback loop)")
+    ap.add_argument("--feedback", choices=("theta", "l1"), default="l1",
                     help="what the sparsity feedback loop sets")
     ap.add_argument("--prune-start", type=float, default=0.1,
                     help="fraction of the steps before pruning starts")
@@ -171,7 +172,7 @@ def main(argv=None):
                     help="target h sparsity held by feedback on the L1 weight (0: fixed --l1)")
     ap.add_argument("--l1", type=float, default=0.05,
                     help="L1 weight on the pre-threshold |h| (initial value when --target > 0)")
-    ap.add_argument("--prune-grad", choices=("zero", "ste"), default="zero",
+    ap.add_argument("--prune-grad", choices=("zero", "ste"), default="ste",
                     help="gradient of a pruned element: none, or straight through")
     ap.add_argument("--log-dir", default="build/train", help="per-epoch logs (JSON lines)")
     ap.add_argument("--seed", type=int, default=1)

@@ -1,9 +1,9 @@
 """An LSTM with hidden-state pruning in the forward pass (SPEC section 1), in PyTorch.
 
 ``h = o * tanh(c)`` is set to exactly 0 where ``|h| < theta``. ``prune_grad`` chooses the
-gradient of the pruning: ``"zero"`` (default) passes none to a pruned element (a unit below
-theta gets no push from the task back over it), ``"ste"`` passes it straight through (as if
-the pruning were the identity). Parameters live in an ``nn.LSTM`` so that
+gradient of the pruning: ``"ste"`` (default) passes it straight through (as if the pruning
+were the identity), ``"zero"`` passes none to a pruned element (a unit below theta gets no
+push from the task back over it). Parameters live in an ``nn.LSTM`` so that
 ``golden.params.from_torch`` exports them unchanged. Optional fake quantisation (straight-
 through rounding of weights, bias, h and c to the hardware formats) serves fine-tuning.
 """
@@ -30,7 +30,7 @@ class SparseLSTM(nn.Module):
     is a column lookup of W_ih) or a (B, T, X) float tensor.
     """
 
-    def __init__(self, input_size, hidden_size, n_out, theta=0.0, prune_grad="zero"):
+    def __init__(self, input_size, hidden_size, n_out, theta=0.0, prune_grad="ste"):
         super().__init__()
         if prune_grad not in ("zero", "ste"):
             raise ValueError(f"prune_grad={prune_grad!r}; allowed: 'zero', 'ste'")

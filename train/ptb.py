@@ -7,11 +7,12 @@ The hidden size and formats come from the configuration (default: H = 256).
 Training: truncated BPTT over ``batch`` contiguous streams of the training text, state
 carried between windows (as the hardware carries it), Adam with a cosine learning rate,
 gradient clipping (``train.recipe.Schedule``). Dense for the first ``prune-start`` fraction of
-the steps; then a feedback loop on each batch's measured h sparsity sets the pruning
-threshold (or, with ``--feedback l1``, the L1 weight) so that the sparsity follows a cubic
-ramp to ``--target``, beside an L1 penalty on the pre-threshold h (``--l1``); a pruned
-element passes no gradient (``--prune-grad zero``). The last ``--qat-epochs`` epochs train
-with fake quantisation to the hardware formats, theta frozen. Seeded; ``--resume``
+the steps; then theta ramps to ``--theta`` and a feedback loop on each batch's measured h
+sparsity sets the weight of an L1 penalty on the pre-threshold h (or, with ``--feedback
+theta``, the threshold itself) so that the sparsity follows a cubic ramp to ``--target``; the
+gradient passes straight through the pruning (``--prune-grad ste``; ``zero``: none to a
+pruned element). The last ``--qat-epochs`` epochs train with fake quantisation to the
+hardware formats. Seeded; ``--resume``
 continues from the checkpoint the run writes after every epoch.
 """
 
@@ -168,9 +169,10 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--bptt", type=int, default=100)
     ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay)")
-    ap.add_argument("--theta", type=float, default=0.5,
-                    help="pruning threshold on |h| (the ceiling of the feedback loop on theta)")
-    ap.add_argument("--feedback", choices=("theta", "l1"), default="theta",
+    ap.add_argument("--theta", type=float, default=0.3,
+                    help="pruning threshold on |h| (with --feedback theta: the ceiling of the "
+                         "feedback loop)")
+    ap.add_argument("--feedback", choices=("theta", "l1"), default="l1",
                     help="what the sparsity feedback loop sets")
     ap.add_argument("--prune-start", type=float, default=0.1,
                     help="fraction of the steps before pruning starts")
@@ -180,7 +182,7 @@ def main(argv=None):
                     help="target h sparsity held by feedback on the L1 weight (0: fixed --l1)")
     ap.add_argument("--l1", type=float, default=0.05,
                     help="L1 weight on the pre-threshold |h| (initial value when --target > 0)")
-    ap.add_argument("--prune-grad", choices=("zero", "ste"), default="zero",
+    ap.add_argument("--prune-grad", choices=("zero", "ste"), default="ste",
                     help="gradient of a pruned element: none, or straight through")
     ap.add_argument("--log-dir", default="build/train", help="per-epoch logs (JSON lines)")
     ap.add_argument("--seed", type=int, default=1)

@@ -10,11 +10,11 @@ Phases over the fraction ``p`` of all training steps:
 - after: theta and target fixed; the last epochs may add fake quantisation.
 
 A feedback loop holds the measured sparsity of each batch on ``s(p)``. With
-``feedback = "theta"`` (default) it sets the threshold,
+``feedback = "theta"`` it sets the threshold,
 ``theta <- theta * exp(gain * (s(p) - measured))`` within ``[theta_min, theta]`` (``theta`` is
 then the ceiling), beside a fixed L1 weight ``l1`` on the pre-threshold ``|h|`` that shapes
 the distribution; the threshold is frozen from ``freeze`` on (the fake-quantised epochs).
-With ``feedback = "l1"`` theta follows its ramp and the loop sets the L1 weight,
+With ``feedback = "l1"`` (default) theta follows its ramp and the loop sets the L1 weight,
 ``lambda <- lambda * exp(gain * (s(p) - measured))`` within ``[l1_min, l1_max]``.
 ``target = 0`` turns the loop off: theta ramps, the L1 weight is fixed.
 The learning rate decays on a cosine from ``lr`` to ``lr * lr_floor``.
@@ -41,7 +41,7 @@ class Schedule:
     l1_min: float = 1e-4
     l1_max: float = 5.0
     lr_floor: float = 0.05
-    feedback: str = "theta"
+    feedback: str = "l1"
     theta_min: float = 0.005
     freeze: float = 1.0
 

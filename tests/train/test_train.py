@@ -46,8 +46,7 @@ def test_pruning_zeroes_small_h_and_passes_gradient_straight_through():
 
 def test_pruning_with_zero_gradient_stops_the_gradient_at_pruned_elements():
     torch.manual_seed(0)
-    m = SparseLSTM(4, 8, 2, theta=0.1).double()
-    assert m.prune_grad == "zero"
+    m = SparseLSTM(4, 8, 2, theta=0.1, prune_grad="zero").double()
     x = torch.randn(3, 1, 4, dtype=torch.float64, requires_grad=True)
     h, _, pre = m(x, return_pre=True)
     keep = (pre.abs() >= 0.1).double()
@@ -67,7 +66,7 @@ def test_pruning_with_zero_gradient_stops_the_gradient_at_pruned_elements():
 def test_schedule_feedback_holds_the_target():
     from train.recipe import Schedule
     s = Schedule(1000, lr=1e-3, theta=0.5, prune_start=0.1, warmup=0.5, target=0.9, l1=0.05,
-                 freeze=0.8)
+                 freeze=0.8, feedback="theta")
     assert s.next_theta(0.0, 50, 0.0) == 0.0                    # dense phase
     assert s.target_at(500) == pytest.approx(0.9) and s.target_at(100) == 0.0
     assert s.next_theta(0.2, 600, 0.5) > 0.2                    # too few zeros: theta up
