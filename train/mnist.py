@@ -30,7 +30,7 @@ from golden.bundle import save_bundle
 from .data import mnist_5k
 from .model import SparseLSTM
 from .progress import Progress
-from .recipe import Schedule
+from .recipe import Schedule, same_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 MNIST_CONFIG = ROOT / "configs" / "mnist.toml"
@@ -79,11 +79,14 @@ def train(args):
                      args.target, args.l1, feedback=args.feedback,
                      freeze=1.0 - args.qat_epochs / args.epochs)
     gen = torch.Generator().manual_seed(args.seed)      # the order of the training images
-    ckpt = Path(args.checkpoint or (Path(args.out) / "checkpoint.pt"))
+    ckpt = Path(args.checkpoint or (Path(args.log_dir) / f"{Path(args.out).name}.ckpt"))
     log = Path(args.log_dir) / f"{Path(args.out).name}.jsonl"
     epoch0, history, l1, theta = 0, [], args.l1, 0.0
-    if args.resume and ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+    state = torch.load(ckpt, weights_only=False) if args.resume and ckpt.exists() else None
+    if state is not None and not same_recipe(state["args"], vars(args)):
+        print(f"{ckpt} was written by a different recipe; starting afresh")
+        state = None
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         epoch0, history, l1 = state["epoch"], state["history"], state.get("l1", args.l1)
@@ -176,9 +179,10 @@ def main(argv=None):
                     help="gradient of a pruned element: none, or straight through")
     ap.add_argument("--log-dir", default="build/train", help="per-epoch logs (JSON lines)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1: fastest at these sizes, and reproducible)")
     ap.add_argument("--max-train", type=int, default=0, help="training images (0: all)")
-    ap.add_argument("--checkpoint", default="", help="default: <out>/checkpoint.pt")
+    ap.add_argument("--checkpoint", default="", help="default: <log-dir>/<out name>.ckpt")
     ap.add_argument("--resume", action="store_true")
     args = ap.parse_args(argv)
     train(args)

@@ -34,7 +34,7 @@ from golden.bundle import save_bundle
 from .data import ptb_chars
 from .model import SparseLSTM
 from .progress import Progress
-from .recipe import Schedule
+from .recipe import Schedule, same_recipe
 
 __all__ = ["train", "main", "bpc_float"]
 
@@ -86,11 +86,14 @@ def train(args):
     sched = Schedule(total_steps, args.lr, args.theta, args.prune_start, args.warmup,
                      args.target, args.l1, feedback=args.feedback,
                      freeze=1.0 - args.qat_epochs / args.epochs)
-    ckpt = Path(args.checkpoint or (Path(args.out) / "checkpoint.pt"))
+    ckpt = Path(args.checkpoint or (Path(args.log_dir) / f"{Path(args.out).name}.ckpt"))
     log = Path(args.log_dir) / f"{Path(args.out).name}.jsonl"
     epoch0, history, l1, theta = 0, [], args.l1, 0.0
-    if args.resume and ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+    state = torch.load(ckpt, weights_only=False) if args.resume and ckpt.exists() else None
+    if state is not None and not same_recipe(state["args"], vars(args)):
+        print(f"{ckpt} was written by a different recipe; starting afresh")
+        state = None
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         epoch0, history, l1 = state["epoch"], state["history"], state.get("l1", args.l1)
@@ -164,7 +167,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m train.ptb", description=__doc__.split("\n")[0])
     ap.add_argument("--config", default=str(DEFAULT_CONFIG))
     ap.add_argument("--out", default="models/ptb")
-    ap.add_argument("--epochs", type=int, default=7)
+    ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--qat-epochs", type=int, default=1)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--bptt", type=int, default=100)
@@ -186,10 +189,11 @@ def main(argv=None):
                     help="gradient of a pruned element: none, or straight through")
     ap.add_argument("--log-dir", default="build/train", help="per-epoch logs (JSON lines)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1: fastest at these sizes, and reproducible)")
     ap.add_argument("--max-windows", type=int, default=0, help="windows per epoch (0: all)")
     ap.add_argument("--valid-limit", type=int, default=None, help="validation characters")
-    ap.add_argument("--checkpoint", default="")
+    ap.add_argument("--checkpoint", default="", help="default: <log-dir>/<out name>.ckpt")
     ap.add_argument("--resume", action="store_true")
     args = ap.parse_args(argv)
     train(args)

@@ -25,7 +25,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["Schedule"]
+__all__ = ["Schedule", "same_recipe"]
+
+# options that do not change what a run computes
+_NOT_RECIPE = {"out", "resume", "checkpoint", "log_dir", "threads", "config"}
+
+
+def same_recipe(saved_args: dict, args: dict):
+    """True when a checkpoint's options match this run's (apart from paths and threads)."""
+    keys = (set(saved_args) | set(args)) - _NOT_RECIPE
+    return all(saved_args.get(k) == args.get(k) for k in keys)
 
 
 @dataclass

@@ -79,13 +79,14 @@ def test_schedule_feedback_holds_the_target():
     assert s.lr_at(0) == pytest.approx(1e-3) and s.lr_at(1000) == pytest.approx(5e-5)
 
 
-def test_ptb_training_smoke_writes_a_loadable_bundle(tmp_path):
+def test_ptb_training_smoke_writes_a_loadable_bundle(tmp_path, capsys):
     cfg_path = tmp_path / "tiny.toml"
     cfg_path.write_text("input_size = 50\nhidden_size = 16\nlanes = 4\n")
     out = tmp_path / "bundle"
-    ptb.main(["--config", str(cfg_path), "--out", str(out), "--epochs", "2", "--qat-epochs", "1",
+    common = ["--config", str(cfg_path), "--out", str(out), "--epochs", "2", "--qat-epochs", "1",
               "--max-windows", "3", "--batch", "4", "--bptt", "20", "--valid-limit", "2000",
-              "--theta", "0.1", "--target", "0", "--threads", "1", "--log-dir", str(tmp_path)])
+              "--theta", "0.1", "--target", "0", "--threads", "1", "--log-dir", str(tmp_path)]
+    ptb.main(common)
     b = load_bundle(out, TINY)
     assert b.q.W.shape == (64, 66) and b.theta_raw == 410
     meta = json.loads((out / "model.json").read_text())
@@ -98,9 +99,11 @@ def test_ptb_training_smoke_writes_a_loadable_bundle(tmp_path):
     assert 0 < g["bpc"] < 10 and abs(g["bpc"] - f["bpc"]) < 0.5
     assert g["speedup"] >= 1.0 and g["sparse_cycles"] >= g["ideal_cycles"]
     # resumable: the checkpoint is there and a resumed run with no epochs left just re-exports
-    assert (out / "checkpoint.pt").exists()
-    ptb.main(["--config", str(cfg_path), "--out", str(out), "--epochs", "2", "--resume",
-              "--max-windows", "3", "--batch", "4", "--bptt", "20", "--valid-limit", "2000"])
+    assert (tmp_path / "bundle.ckpt").exists()
+    ptb.main(common + ["--resume"])
+    assert "resumed from" in capsys.readouterr().out
+    ptb.main(common + ["--resume", "--lr", "0.01"])            # another recipe: afresh
+    assert "different recipe; starting afresh" in capsys.readouterr().out
 
 
 def test_mnist_training_smoke_resumes_and_checks_the_configuration(tmp_path, capsys):
@@ -119,7 +122,7 @@ def test_mnist_training_smoke_resumes_and_checks_the_configuration(tmp_path, cap
                 "lr", "seconds"):
         assert key in hist[1]
     assert len((logs / "bundle.jsonl").read_text().splitlines()) == 2
-    state = torch.load(out / "checkpoint.pt", weights_only=False)
+    state = torch.load(logs / "bundle.ckpt", weights_only=False)
     assert state["epoch"] == 2 and {"model", "opt", "history", "l1", "theta", "rng",
                                     "args"} <= set(state)
     mnist.main(common + ["--resume"])                   # nothing left: re-exports the bundle
