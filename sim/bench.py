@@ -7,7 +7,7 @@ through the model's read-out, speed-up, lane utilisation against the ideal
 PyTorch ``nn.LSTM`` on one CPU core and of a sparse-aware NumPy step.
 Reports: ``build/reports/bench.{json,md}`` and ``bench_cycles.png``.
 
-    python -m sim.bench [--chars 50000|all] [--dense-chars 2000] [--cpu-chars 5000]
+    python -m sim.bench [--chars 50000|all] [--dense-chars 1000] [--cpu-chars 5000]
                         [--mhz F] [--from-raw]
 
 The sparse characters run as ``--jobs`` contiguous sequences at once (one harness process per
@@ -338,7 +338,7 @@ def measure(chars, dense_chars, cpu_chars, bundle=PTB_BUNDLE, jobs=2):
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m sim.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--chars", default="50000", help="sparse-mode characters, or 'all'")
-    ap.add_argument("--dense-chars", type=int, default=2000)
+    ap.add_argument("--dense-chars", type=int, default=1000)
     ap.add_argument("--cpu-chars", type=int, default=5000)
     ap.add_argument("--jobs", type=int, default=2,
                     help="harness processes; the sparse characters split into this many "

@@ -14,17 +14,21 @@ __all__ = ["run_icarus"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_icarus(verilog, top, commands: Commands, workdir, waves=False):
+def run_icarus(verilog, top, commands: Commands, workdir, waves=False, simulator="icarus"):
+    """Runs ``commands`` through cocotb on ``simulator`` (Icarus; Verilator to compare the
+    cocotb path with the compiled harness on the same programme)."""
     from cocotb_tools.runner import get_runner
     verilog, workdir = Path(verilog), Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     cmd_file = workdir / "commands.txt"
     cmd_file.write_text(commands.text())
     key = hashlib.sha256(verilog.read_bytes() + top.encode()).hexdigest()[:16]
-    build_dir = ROOT / "build" / "harness" / f"icarus-{key}"
-    runner = get_runner("icarus")
+    build_dir = ROOT / "build" / "harness" / f"{simulator}-cocotb-{key}"
+    runner = get_runner(simulator)
     runner.build(sources=[verilog], hdl_toplevel=top, build_dir=build_dir,
-                 timescale=("1ns", "1ps"), waves=waves, log_file=build_dir / "build.log")
+                 build_args=["-Wno-fatal", "-Wno-lint", "-Wno-style"] if simulator == "verilator"
+                 else [], timescale=("1ns", "1ps"), waves=waves,
+                 log_file=build_dir / "build.log")
     prefix = workdir / "out"
     for suffix in (".h", ".log"):
         prefix.with_suffix(suffix).unlink(missing_ok=True)

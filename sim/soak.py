@@ -437,7 +437,8 @@ def run_case(case: SoakCase, steps, seed, simulator="verilator", waves=False):
         res = run(exe, cmd, work, vcd=vcd, check=False)
     else:
         from .icarus_harness import run_icarus
-        res = run_icarus(verilog, case.cfg.name, cmd, work, waves=waves)
+        res = run_icarus(verilog, case.cfg.name, cmd, work, waves=waves,
+                         simulator=simulator.removeprefix("cocotb-"))
     return prog.steps, check(prog, res), res.seconds, res.cycles
 
 
@@ -456,7 +457,9 @@ def main(argv=None):
     ap.add_argument("--no-default", action="store_true",
                     help="leave out the default configuration (its build takes minutes)")
     ap.add_argument("--only", help="one configuration by name (with --waves: waveforms)")
-    ap.add_argument("--simulator", choices=("verilator", "icarus"), default=None)
+    ap.add_argument("--simulator", choices=("verilator", "icarus", "cocotb-verilator"),
+                    default=None, help="one simulator only (cocotb-verilator: the command "
+                                       "interpreter in cocotb on Verilator, for comparison)")
     ap.add_argument("--waves", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "build" / "reports" / "soak.json"))
     args = ap.parse_args(argv)
