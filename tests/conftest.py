@@ -22,3 +22,13 @@ def rng(request):
     seed = int(os.environ.get("SKIPLSTM_SEED", "1234"))
     print(f"seed={seed} (set SKIPLSTM_SEED to override)")
     return np.random.default_rng([seed, zlib.crc32(request.node.name.encode())])
+
+
+# Tests that build the default-size design (minutes of Verilator compilation) start first, so
+# that on two cores (make test: pytest -n 2) they run beside the many short ones.
+LONG_FIRST = ("test_cocotb[verilator-board]", "test_ptb_model_through_the_default_configuration",
+              "test_soak_slice")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: not any(item.name == name for name in LONG_FIRST))
