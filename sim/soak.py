@@ -442,9 +442,9 @@ def run_case(case: SoakCase, steps, seed, simulator="verilator", waves=False):
     return prog.steps, check(prog, res), res.seconds, res.cycles
 
 
-def replay_command(case, seed, simulator):
-    return (f"python -m sim.soak --only {case.name} --seed {seed} --simulator {simulator} "
-            f"--waves")
+def replay_command(case, seed, simulator, steps, configs):
+    return (f"python -m sim.soak --only {case.name} --steps {steps} --configs {configs} "
+            f"--seed {seed} --simulator {simulator} --waves")
 
 
 def main(argv=None):
@@ -492,10 +492,11 @@ def main(argv=None):
                     "seconds": round(secs, 2), "mismatches": len(bad)})
         bar.update(done, f"{sim} {case.name}: {n} steps, {len(bad)} mismatches")
         if bad:
+            replay = replay_command(case, args.seed, sim, steps, args.configs)
             bar.write(f"MISMATCH {sim} {case.name} (seed {args.seed}):\n  " + "\n  ".join(bad)
-                      + f"\n  replay: {replay_command(case, args.seed, sim)}")
+                      + f"\n  replay: {replay}")
             all_bad.append({"config": case.name, "simulator": sim, "seed": args.seed,
-                            "first": bad, "replay": replay_command(case, args.seed, sim)})
+                            "first": bad, "replay": replay})
     bar.close()
     report = {"steps": total_steps, "configs": len({c.name for _, c, _ in plan}),
               "mismatches": sum(len(b["first"]) for b in all_bad),
