@@ -24,8 +24,9 @@ class Progress:
         done = int(frac * self.width)
         rate = (n - self.start) / max(now - self.t0, 1e-9)
         eta = (self.total - n) / max(rate, 1e-9)
+        left = _clock(eta) if n > self.start else "?"
         self.line = (f"{self.label} [{'#' * done}{'.' * (self.width - done)}] {n}/{self.total} "
-                     f"{info} {_clock(now - self.t0)} elapsed, {_clock(eta)} left")
+                     f"{info} {_clock(now - self.t0)} elapsed, {left} left")
         self.stream.write(("\r" + self.line) if self.tty else self.line + "\n")
         self.stream.flush()
 
