@@ -158,8 +158,8 @@ def markdown(s):
                       f"(the golden model likewise)."]
     if s.get("cpu"):
         c = s["cpu"]
-        rtl = (f"{s['rtl_us_per_step']:.2f} us at {s['clock_mhz']:.1f} MHz (Fmax of synth.json)"
-               if s.get("rtl_us_per_step") else "no Fmax yet (`make synth`)")
+        rtl = (f"{s['rtl_us_per_step']:.2f} at {s['clock_mhz']:.1f} MHz ({s.get('clock_source')})"
+               if s.get("rtl_us_per_step") else "no Fmax yet (`make synth`, or `--mhz`)")
         lines += ["", "## Time per step, side by side (same characters, batch 1)", "",
                   "| engine | us per step |", "|---|---|",
                   f"| RTL, sparse | {rtl} |",
@@ -364,9 +364,12 @@ def main(argv=None):
         rep = [r for r in json.loads(synth_path.read_text())
                if r["config"]["lanes"] == cfg.lanes]
         synth = rep[0] if rep else None
+    source = "--mhz" if mhz else None
     if not mhz and synth and synth["fmax_mhz"]:
         mhz = min(synth["fmax_mhz"].values())
+        source = "Fmax of build/reports/synth.json"
     s = summarise(raw, cfg, mhz or None)
+    s["clock_source"] = source
     s["targets"] = targets(s, synth)
     REPORTS.mkdir(parents=True, exist_ok=True)
     per_step = {k: {kk: vv for kk, vv in v.items() if kk in ("cycles_per_step", "nnz")}
