@@ -26,9 +26,9 @@ import torch
 
 from golden.config import load_config
 
-from golden.bundle import save_bundle
+from golden.bundle import load_bundle, save_bundle
 from .data import mnist_5k
-from .model import SparseLSTM
+from .model import SparseLSTM, load_float_params
 from .progress import Progress
 from .recipe import Schedule, add_recipe_arguments, recorded_args, same_recipe
 
@@ -72,12 +72,14 @@ def train(args):
         xtr, ytr = xtr[:args.max_train], ytr[:args.max_train]
     model = SparseLSTM(ROW_PIXELS, cfg.hidden_size, CLASSES, theta=0.0,
                        prune_grad=args.prune_grad)
+    if args.init:
+        load_float_params(model, load_bundle(args.init, cfg))
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     n_batches = -(-len(ytr) // args.batch)
     total_steps = n_batches * args.epochs
     sched = Schedule(total_steps, args.lr, args.theta, args.prune_start, args.warmup,
                      args.target, args.l1, feedback=args.feedback,
-                     freeze=1.0 - args.qat_epochs / args.epochs)
+                     freeze=1.0 - args.qat_epochs / args.epochs, l1_max=args.l1_max)
     gen = torch.Generator().manual_seed(args.seed)      # the order of the training images
     ckpt = Path(args.checkpoint or (Path(args.log_dir) / f"{Path(args.out).name}.ckpt"))
     log = Path(args.log_dir) / f"{Path(args.out).name}.jsonl"

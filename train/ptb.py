@@ -30,9 +30,9 @@ import torch
 
 from golden.config import DEFAULT_CONFIG, load_config
 
-from golden.bundle import save_bundle
+from golden.bundle import load_bundle, save_bundle
 from .data import ptb_chars
-from .model import SparseLSTM
+from .model import SparseLSTM, load_float_params
 from .progress import Progress
 from .recipe import Schedule, add_recipe_arguments, recorded_args, same_recipe
 
@@ -77,6 +77,8 @@ def train(args):
                          f"configuration with input_size = {len(vocab)}")
     model = SparseLSTM(len(vocab), cfg.hidden_size, len(vocab), theta=0.0,
                        prune_grad=args.prune_grad)
+    if args.init:
+        load_float_params(model, load_bundle(args.init, cfg))
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     data = batchify(splits["train"], args.batch)
     windows = (data.shape[1] - 1) // args.bptt
@@ -85,7 +87,7 @@ def train(args):
     total_steps = windows * args.epochs
     sched = Schedule(total_steps, args.lr, args.theta, args.prune_start, args.warmup,
                      args.target, args.l1, feedback=args.feedback,
-                     freeze=1.0 - args.qat_epochs / args.epochs)
+                     freeze=1.0 - args.qat_epochs / args.epochs, l1_max=args.l1_max)
     ckpt = Path(args.checkpoint or (Path(args.log_dir) / f"{Path(args.out).name}.ckpt"))
     log = Path(args.log_dir) / f"{Path(args.out).name}.jsonl"
     epoch0, history, l1, theta = 0, [], args.l1, 0.0

@@ -64,6 +64,11 @@ def add_recipe_arguments(ap, *, config, out, epochs, qat_epochs, batch, warmup):
                     help="target h sparsity held by the feedback loop (0: fixed --l1)")
     ap.add_argument("--l1", type=float, default=0.05,
                     help="L1 weight on the pre-threshold |h| (initial value when --target > 0)")
+    ap.add_argument("--l1-max", type=float, default=5.0,
+                    help="ceiling of the L1 weight under --feedback l1")
+    ap.add_argument("--init", default="",
+                    help="model bundle whose float weights start the run (sparse fine-tuning "
+                         "of a dense baseline); default: random initialisation")
     ap.add_argument("--prune-grad", choices=("zero", "ste"), default="ste",
                     help="gradient of a pruned element: none, or straight through")
     ap.add_argument("--log-dir", default="build/train", help="per-epoch logs (JSON lines)")
