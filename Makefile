@@ -7,7 +7,10 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export AMARANTH_USE_YOSYS := builtin
 
 CONFIG  ?= configs/default.toml
-WEIGHTS ?= models/ptb
+# The shipped PTB model is baked into the default configuration only; any other CONFIG builds
+# without weights (parameters loaded through s_axis_w) unless WEIGHTS names a bundle or .npz.
+DEFAULT_WEIGHTS := $(if $(filter configs/default.toml ./configs/default.toml,$(CONFIG)),models/ptb,)
+WEIGHTS ?= $(DEFAULT_WEIGHTS)
 OUT     ?= build/rtl
 PYTEST_ARGS ?=
 SIM     ?=
@@ -22,23 +25,23 @@ $(STAMP): pyproject.toml scripts/setup.sh
 	touch $@
 
 rtl: $(STAMP)
-	$(PY) -m rtl.generate --config $(CONFIG) --out $(OUT) $(if $(WEIGHTS),--weights $(WEIGHTS))
+	$(PY) -m flow.generate --config $(CONFIG) --out $(OUT) $(if $(WEIGHTS),--weights $(WEIGHTS))
 
 lint: rtl
-	$(PY) -m rtl.lint $(OUT)/$$($(PY) -c "from golden.config import load_config; print(load_config('$(CONFIG)').name)").v
+	$(PY) -m flow.lint --config $(CONFIG) --dir $(OUT)
 
 # ECP5-85F synthesis, place and route of CONFIG (LANES=4,8,16,32 sweeps the lane count):
 # build/reports/synth.{json,md}. Tens of minutes for the default configuration.
 LANES ?=
 synth: $(STAMP)
-	$(PY) -m rtl.synth --config $(CONFIG) --weights "$(WEIGHTS)" --lanes "$(LANES)"
+	$(PY) -m flow.synth --config $(CONFIG) --weights "$(WEIGHTS)" --lanes "$(LANES)"
 
 # ULX3S-85F bitstream of the board top (UART host bridge + core, WEIGHTS baked in) with the
 # YoWASP tools: build/bitstream/skiplstm_ulx3s.bit, build/reports/bitstream.{json,md}.
 # Fails if timing at the 25 MHz board clock is not met. About 15 minutes.
 BAUD ?= 1000000
 bitstream: $(STAMP)
-	$(PY) -m rtl.board --config $(CONFIG) --weights "$(WEIGHTS)" --baud $(BAUD)
+	$(PY) -m flow.bitstream --config $(CONFIG) --weights "$(WEIGHTS)" --baud $(BAUD)
 
 # The shipped PTB model through the RTL on the compiled Verilator harness: BENCH_CHARS test
 # characters sparse (all: the whole test set), a slice dense, RTL BPC, PyTorch on one core in

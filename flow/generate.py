@@ -1,12 +1,16 @@
 """Generator: configuration (+ optional weights) -> Verilog and its JSON manifest.
 
-    python -m rtl.generate [--config configs/default.toml] [--weights FILE] [--out build/rtl]
+    python -m flow.generate [--config configs/default.toml] [--weights FILE] [--out build/rtl]
 
 Weights (optional; baked into the lane memories so no parameter load is needed):
 ``.npz`` with quantised integers ``w_ih``, ``w_hh``, ``b`` (already in the configured
 formats), or with float PyTorch arrays ``weight_ih``, ``weight_hh``, ``bias_ih`` [``bias_hh``]
 (quantised here, round half to even, saturation counts reported), or a model bundle directory
 holding ``params.npz`` and ``model.json``.
+
+The Verilog and the manifest are written together or not at all (temporary files renamed into
+place once both are complete). Errors in the configuration, the weights or the output path end
+in one paragraph that names the file, the value and what is allowed, and exit status 2.
 """
 
 from __future__ import annotations
@@ -18,15 +22,17 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-from amaranth.hdl import Shape
-
 from golden import cycles
 from golden.activation import measure_error
-from golden.config import DEFAULT_CONFIG, Config, ConfigError, load_config
-from golden.params import ParamError, from_npz, load_quant_npz, param_order, quantize_params
+from golden.config import DEFAULT_CONFIG, Config, load_config
+from golden.interface import ARCH_BAKED, ID_VALUE, REGISTERS, register_map
+from golden.layout import N_GATES
+from golden.params import (ParamError, from_npz, load_quant_npz, param_order, quantize_params,
+                           read_npz)
 
-__all__ = ["load_weights", "manifest", "generate", "main"]
+from .errors import FlowError, OutputError, fail
+
+__all__ = ["load_weights", "manifest", "to_verilog", "generate", "main"]
 
 
 def load_weights(path, cfg: Config):
@@ -42,13 +48,7 @@ def load_weights(path, cfg: Config):
                      "sha256": b.meta["params_sha256"], "theta": b.meta["theta"],
                      "theta_raw": b.theta_raw, "dataset": b.meta.get("dataset"),
                      "metrics": b.meta.get("metrics", {})}
-    if not path.exists():
-        raise ParamError(f"weights file {str(path)!r} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            names = set(z.files)
-    except (OSError, ValueError) as exc:
-        raise ParamError(f"cannot read weights file {str(path)!r}: {exc}") from None
+    names = set(read_npz(path))
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if {"w_ih", "w_hh", "b"} <= names:
         q = load_quant_npz(path, cfg)
@@ -59,10 +59,10 @@ def load_weights(path, cfg: Config):
 
 
 def manifest(cfg: Config, top, weights_info=None):
+    from amaranth.hdl import Shape
     ports = {"clk": 1, "rst": 1}
     for name, member in top.signature.members.items():
         ports[name] = Shape.cast(member.shape).width
-    from rtl.regs import ARCH_BAKED, ID_VALUE, REGISTERS
     return {
         "name": cfg.name,
         "config": {k: v for k, v in cfg.to_dict().items() if k != "internal"},
@@ -79,10 +79,11 @@ def manifest(cfg: Config, top, weights_info=None):
         "ports": ports,
         "stream_widths": {"x": top.x_width, "h": top.h_width, "w": top.w_width},
         "registers": dict(REGISTERS),
+        "register_map": register_map(),
         "register_values": {"ID": ID_VALUE, "ARCH_build_options": {"16": "weights baked in",
                                                                     "value": ARCH_BAKED}},
         "param_order": param_order(cfg),
-        "param_beats": 4 * cfg.hidden_size * (cfg.columns + 1),
+        "param_beats": N_GATES * cfg.hidden_size * (cfg.columns + 1),
         "cycle_model": cycles.describe(cfg),
         "weights": weights_info,
     }
@@ -116,19 +117,46 @@ def to_verilog(top, name):
     return yosys.run(["-q", "-"], "\n".join(script))
 
 
+def write_together(files):
+    """Writes ``{path: text}``: every file to a temporary name first, then all renamed into
+    place, so that a failure leaves the old outputs (or none), never a mix."""
+    for path in files:
+        if path.is_dir():
+            raise OutputError(f"cannot write {str(path)!r}: a directory of that name exists")
+    tmps = {}
+    try:
+        for path, text in files.items():
+            tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+            tmp.write_text(text)
+            tmps[path] = tmp
+        for path, tmp in tmps.items():
+            tmp.replace(path)
+    except OSError as exc:
+        for tmp in tmps.values():
+            tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {str(path)!r}: {exc.strerror}") from None
+
+
 def generate(cfg: Config, out_dir, weights=None, quiet=False):
     """Write ``<name>.v`` and ``<name>.json`` into ``out_dir``; returns their paths."""
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
     from rtl.top import SkipLSTM
 
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"output directory {str(out_dir)!r} is an existing file; OUT= (--out) "
+                          "must name a directory (created if missing), e.g. build/rtl")
     q, info = (None, None) if weights is None else load_weights(weights, cfg)
     top = SkipLSTM(cfg, q)
     text = to_verilog(top, cfg.name)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    doc = json.dumps(manifest(cfg, top, info), indent=2, sort_keys=False) + "\n"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output directory {str(out_dir)!r}: "
+                          f"{exc.strerror}") from None
     vpath, jpath = out_dir / f"{cfg.name}.v", out_dir / f"{cfg.name}.json"
-    vpath.write_text(text)
-    jpath.write_text(json.dumps(manifest(cfg, top, info), indent=2, sort_keys=False) + "\n")
+    write_together({vpath: text, jpath: doc})
     if not quiet:
         sat = (info or {}).get("saturated")
         print(f"wrote {vpath} ({len(text) // 1024} KiB) and {jpath}"
@@ -139,17 +167,18 @@ def generate(cfg: Config, out_dir, weights=None, quiet=False):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m rtl.generate", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m flow.generate",
+                                 description=__doc__.split("\n")[0])
     ap.add_argument("--config", default=str(DEFAULT_CONFIG), help="TOML configuration")
-    ap.add_argument("--weights", default="", help="weights .npz or model bundle to bake in")
+    ap.add_argument("--weights", default="", help="weights .npz or model bundle to bake in "
+                    "(default: none; parameters are then loaded through s_axis_w)")
     ap.add_argument("--out", default="build/rtl", help="output directory")
     args = ap.parse_args(argv)
     try:
         cfg = load_config(args.config)
         generate(cfg, args.out, args.weights or None)
-    except (ConfigError, ParamError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except FlowError as exc:
+        return fail("flow.generate", exc)
     return 0
 
 

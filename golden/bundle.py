@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from golden.config import Config, ConfigError, config_from_dict
-from golden.params import FloatParams, ParamError, QuantParams, from_torch, quantize_params
+from golden.params import (FloatParams, ParamError, QuantParams, from_torch, quantize_params,
+                           read_npz)
 
 __all__ = ["BundleError", "Bundle", "save_bundle", "load_bundle", "update_metrics"]
 
@@ -41,6 +42,22 @@ class Bundle:
         return int(self.meta["theta_raw"])
 
 
+def config_difference(bundle_cfg: Config, cfg: Config):
+    """What differs between two configurations apart from name and lane count (which do not
+    change the arithmetic), as ``"field: bundle V, configuration W"`` lines."""
+    def flat(d, prefix=""):
+        for k, v in d.items():
+            if isinstance(v, dict):
+                yield from flat(v, f"{prefix}{k}.")
+            else:
+                yield f"{prefix}{k}", v
+    theirs = dict(flat({k: v for k, v in bundle_cfg.to_dict().items()
+                        if k not in ("name", "lanes")}))
+    mine = dict(flat({k: v for k, v in cfg.to_dict().items() if k not in ("name", "lanes")}))
+    return [f"{k}: bundle {theirs.get(k)}, configuration {mine.get(k)}"
+            for k in mine if mine[k] != theirs.get(k)]
+
+
 def _sha256(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -57,9 +74,9 @@ def save_bundle(out, model, cfg: Config, meta: dict):
         readout_w=model.out.weight.detach().double().numpy().astype(np.float32),
         readout_b=model.out.bias.detach().double().numpy().astype(np.float32))
     theta = float(meta.get("theta", 0.0))
-    doc = {"config": cfg.to_dict(), "formats": {k: v.to_dict() for k, v in
-                                                {**cfg.formats, **cfg.internal_formats()}.items()},
-           "theta": theta, "theta_raw": int(round(theta * cfg.formats["state"].scale)),
+    internal = {k: v.to_dict() for k, v in cfg.internal_formats().items()}
+    doc = {"config": cfg.to_dict(), "formats": {**cfg.formats.to_dict(), **internal},
+           "theta": theta, "theta_raw": int(round(theta * cfg.formats.state.scale)),
            "quantisation": {"mode": "round half to even, saturate", "saturated": q.saturated},
            "params_sha256": _sha256(out / "params.npz"), **meta}
     doc.setdefault("metrics", {})
@@ -94,16 +111,15 @@ def load_bundle(path, cfg: Config | None = None) -> Bundle:
     except (KeyError, ConfigError) as exc:
         raise BundleError(f"{meta_path} has no valid 'config': {exc}") from None
     if cfg is not None:
-        mine = {k: v for k, v in cfg.to_dict().items() if k not in ("name", "lanes")}
-        theirs = {k: v for k, v in bcfg.to_dict().items() if k not in ("name", "lanes")}
-        if mine != theirs:
-            diff = sorted(k for k in mine if mine[k] != theirs.get(k))
-            raise BundleError(f"model bundle {str(path)!r} was made for another configuration "
-                              f"(differs in {diff}): bundle {theirs}, requested {mine}")
+        diff = config_difference(bcfg, cfg)
+        if diff:
+            raise BundleError(f"model bundle {str(path)!r} was made for another configuration: "
+                              f"{'; '.join(diff)}. Use a bundle trained for this configuration, "
+                              "or build without weights (WEIGHTS= on the make command line) "
+                              "and load parameters over s_axis_w")
         bcfg = cfg
     try:
-        with np.load(npz_path, allow_pickle=False) as z:
-            d = {k: z[k] for k in z.files}
+        d = read_npz(npz_path, "model bundle file")
         q = QuantParams(d["w_ih"].astype(np.int64), d["w_hh"].astype(np.int64),
                         d["b"].astype(np.int64), meta.get("quantisation", {}).get("saturated", {}))
         q.check(bcfg)

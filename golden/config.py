@@ -9,12 +9,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from .fixed import Format
+from .layout import N_GATES
 
-__all__ = ["ConfigError", "Config", "load_config", "config_from_dict", "DEFAULT_CONFIG"]
+__all__ = ["ConfigError", "Config", "Formats", "load_config", "config_from_dict",
+           "DEFAULT_CONFIG", "REQUIRED_KEYS"]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.toml"
 
@@ -28,6 +32,9 @@ _LIMITS = {
     "cell": (2, 24),
 }
 _USER_FORMATS = tuple(_LIMITS)
+REQUIRED_KEYS = ("input_size", "hidden_size")       # a configuration file must set these
+_MEANING = {"input_size": "X, elements of each input vector x_t",
+            "hidden_size": "H, the LSTM's hidden units"}
 
 
 class ConfigError(ValueError):
@@ -45,6 +52,40 @@ def _as_int(field_name, value):
 
 
 @dataclass(frozen=True)
+class Formats:
+    """The user formats: ``input`` (x), ``weight``, ``bias``, ``state`` (h), ``cell`` (c)."""
+
+    input: Format = Format(16, 12)
+    weight: Format = Format(8, 6)
+    bias: Format = Format(16, 12)
+    state: Format = Format(16, 12)
+    cell: Format = Format(16, 11)
+
+    NAMES: ClassVar[tuple] = _USER_FORMATS
+
+    @classmethod
+    def from_mapping(cls, formats: Mapping):
+        """From ``{name: Format}`` with every name of ``NAMES``."""
+        missing = [k for k in cls.NAMES if k not in formats]
+        if missing:
+            _fail("formats", sorted(formats), f"missing formats {missing}")
+        extra = [k for k in formats if k not in cls.NAMES]
+        if extra:
+            _fail("formats", sorted(formats), f"unknown formats {extra}; "
+                                              f"allowed: {list(cls.NAMES)}")
+        return cls(**{k: formats[k] for k in cls.NAMES})
+
+    def items(self):
+        return [(k, getattr(self, k)) for k in self.NAMES]
+
+    def to_dict(self):
+        return {k: v.to_dict() for k, v in self.items()}
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
 class Config:
     """Resolved accelerator configuration.
 
@@ -53,7 +94,7 @@ class Config:
     name : top-level Verilog module name.
     input_size, hidden_size : X and H of the LSTM layer.
     lanes : N, multiply-accumulate lanes; lane k owns hidden units k, k+N, ...
-    formats : user formats ``input``, ``weight``, ``bias``, ``state`` (h), ``cell`` (c).
+    formats : the user formats (:class:`Formats`; a mapping of them is converted).
     act_input : format of a gate pre-activation at the sigmoid/tanh input.
     gate : format of sigmoid/tanh outputs.
     act_segments : number of piecewise-linear segments of the sigmoid table.
@@ -63,14 +104,14 @@ class Config:
     input_size: int = 50
     hidden_size: int = 256
     lanes: int = 16
-    formats: dict = field(default_factory=lambda: {
-        "input": Format(16, 12), "weight": Format(8, 6), "bias": Format(16, 12),
-        "state": Format(16, 12), "cell": Format(16, 11)})
+    formats: Formats = field(default_factory=Formats)
     act_input: Format = Format(15, 10)
     gate: Format = Format(16, 14)
     act_segments: int = 512
 
     def __post_init__(self):
+        if isinstance(self.formats, Mapping):
+            object.__setattr__(self, "formats", Formats.from_mapping(self.formats))
         self.validate()
 
     # -- derived quantities -------------------------------------------------------------
@@ -94,8 +135,8 @@ class Config:
 
     @property
     def rows_per_lane(self):
-        """Gate rows each lane computes per step: 4 H / N."""
-        return 4 * self.hidden_size // self.lanes
+        """Gate rows each lane computes per step: G H / N (``golden.layout``, G = 4 gates)."""
+        return N_GATES * self.hidden_size // self.lanes
 
     @property
     def x_groups(self):
@@ -110,20 +151,20 @@ class Config:
     @property
     def vector(self) -> Format:
         """Common format of the v_t elements fed to the multipliers (x and h aligned, exact)."""
-        x, h = self.formats["input"], self.formats["state"]
+        x, h = self.formats.input, self.formats.state
         frac = max(x.frac, h.frac)
         ibits = max(x.bits - x.frac, h.bits - h.frac)
         return Format(ibits + frac, frac)
 
     @property
     def product(self) -> Format:
-        w, v = self.formats["weight"], self.vector
+        w, v = self.formats.weight, self.vector
         return Format(w.bits + v.bits, w.frac + v.frac)
 
     @property
     def accumulator(self) -> Format:
         """Wide enough that no partial sum of any column order can overflow."""
-        w, v, b = self.formats["weight"], self.vector, self.formats["bias"]
+        w, v, b = self.formats.weight, self.vector, self.formats.bias
         frac = self.product.frac
         max_abs = self.columns * (1 << (w.bits - 1)) * (1 << (v.bits - 1)) \
             + (1 << (b.bits - 1 + frac - b.frac))
@@ -143,7 +184,7 @@ class Config:
         return {
             "name": self.name, "input_size": self.input_size, "hidden_size": self.hidden_size,
             "lanes": self.lanes,
-            "formats": {k: self.formats[k].to_dict() for k in _USER_FORMATS},
+            "formats": self.formats.to_dict(),
             "internal": {"act_input": self.act_input.to_dict(), "gate": self.gate.to_dict(),
                          "act_segments": self.act_segments},
         }
@@ -168,15 +209,11 @@ class Config:
             divisors = [d for d in range(1, self.hidden_size + 1) if self.hidden_size % d == 0]
             _fail("lanes", n, f"must divide hidden_size={self.hidden_size} (lanes own whole "
                               f"hidden units); allowed: {divisors}")
-        missing = [k for k in _USER_FORMATS if k not in self.formats]
-        if missing:
-            _fail("formats", sorted(self.formats), f"missing formats {missing}")
-        extra = [k for k in self.formats if k not in _USER_FORMATS]
-        if extra:
-            _fail("formats", sorted(self.formats), f"unknown formats {extra}; "
-                                                   f"allowed: {list(_USER_FORMATS)}")
+        if not isinstance(self.formats, Formats):
+            _fail("formats", self.formats, "must be a table of the formats "
+                                           f"{list(_USER_FORMATS)}")
         for key, (lo, hi) in _LIMITS.items():
-            fmt = self.formats[key]
+            fmt = getattr(self.formats, key)
             if not isinstance(fmt, Format):
                 _fail(f"formats.{key}", fmt, "must be a {bits, frac} table")
             if not lo <= fmt.bits <= hi:
@@ -185,9 +222,9 @@ class Config:
                 _fail(f"formats.{key}.frac", fmt.frac,
                       f"must be in [0, bits-1] = [0, {fmt.bits - 1}]")
         if self.vector.bits > 24:
-            _fail("formats.input/state", (self.formats["input"], self.formats["state"]),
+            _fail("formats.input/state", (self.formats.input, self.formats.state),
                   f"aligned vector format needs {self.vector.bits} bits; at most 24 allowed")
-        b, p = self.formats["bias"], self.product
+        b, p = self.formats.bias, self.product
         if b.frac > p.frac:
             _fail("formats.bias.frac", b.frac,
                   f"must be <= weight.frac + max(input.frac, state.frac) = {p.frac}")
@@ -224,9 +261,13 @@ def config_from_dict(data: dict) -> Config:
     unknown = sorted(set(data) - known)
     if unknown:
         _fail(unknown[0], data[unknown[0]], f"unknown key; allowed keys: {sorted(known)}")
+    for key in REQUIRED_KEYS:
+        if key not in data:
+            raise ConfigError(f"config field '{key}' is missing: it is required (an integer in "
+                              f"[1, 4096]; {_MEANING[key]}); the keys given are {sorted(data)}")
     default = Config()
     kwargs = {k: data[k] for k in ("name", "input_size", "hidden_size", "lanes") if k in data}
-    fmts = dict(default.formats)
+    fmts = dict(default.formats.items())
     user = data.get("formats", {})
     if not isinstance(user, dict):
         _fail("formats", user, "must be a table")
@@ -255,8 +296,13 @@ def load_config(path=DEFAULT_CONFIG) -> Config:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read configuration file {str(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"configuration file {str(path)!r} is not UTF-8 text (TOML)") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"configuration file {str(path)!r} is not valid TOML: {exc}") from None
-    return config_from_dict(data)
+    try:
+        return config_from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"configuration file {str(path)!r}: {exc}") from None

@@ -1,9 +1,9 @@
-"""Cycle model of the accelerator (SPEC section 4), exact for the RTL's CYCLES counter.
+"""Cycle model of the accelerator (docs/contract.md section 6), exact for the RTL's CYCLES counter.
 
 CYCLES counts the cycles from the one after a step's start to the one that writes its last
 h group. A step starts when its whole x_t has arrived, the previous step has finished, and the h output
 buffer has room for H elements; from then on it never stalls. Each lane computes
-``R = 4H / N`` gate rows one after the other; a row visits the step's ``nnz_t`` columns, one
+``R = G H / N`` gate rows (``golden.layout``, G = 4 gates) one after the other; a row visits the step's ``nnz_t`` columns, one
 per cycle, back to back (a step with no nonzero column still spends one cycle per row, to add
 the bias). After the last column the pipeline drains in ``L`` cycles::
 

@@ -1,4 +1,4 @@
-"""Float64 reference LSTM with hidden-state pruning (SPEC section 1).
+"""Float64 reference LSTM with hidden-state pruning (docs/contract.md section 1).
 
 Only a tolerance reference and the bridge to PyTorch: with ``theta = 0`` it equals
 ``torch.nn.LSTM`` (gate order i, f, g, o) to float64 rounding.
@@ -7,6 +7,8 @@ Only a tolerance reference and the bridge to PyTorch: with ``theta = 0`` it equa
 from __future__ import annotations
 
 import numpy as np
+
+from .layout import split_gates
 
 __all__ = ["sigmoid", "prune", "lstm_float"]
 
@@ -33,8 +35,8 @@ def lstm_float(params, xs, theta=0.0, h0=None, c0=None):
     hs, cs = [], []
     for x in xs:
         a = params.w_ih @ x + params.w_hh @ h + params.b
-        i, f, g, o = sigmoid(a[:H]), sigmoid(a[H:2 * H]), np.tanh(a[2 * H:3 * H]), \
-            sigmoid(a[3 * H:])
+        a_i, a_f, a_g, a_o = split_gates(a, H)
+        i, f, g, o = sigmoid(a_i), sigmoid(a_f), np.tanh(a_g), sigmoid(a_o)
         c = f * c + i * g
         h = prune(o * np.tanh(c), theta)
         hs.append(h)

@@ -27,6 +27,7 @@ import numpy as np
 from .activation import sigmoid_q, tanh_q
 from .config import Config
 from .fixed import quantize, rescale, shift_round, saturate
+from .layout import split_gates
 from .params import QuantParams
 
 __all__ = ["GoldenLSTM", "StepTrace", "quantize_inputs"]
@@ -34,7 +35,7 @@ __all__ = ["GoldenLSTM", "StepTrace", "quantize_inputs"]
 
 def quantize_inputs(cfg: Config, xs, mode="half_even"):
     """Float inputs (T, X) -> input-format integers; returns ``(ints, n_saturated)``."""
-    return quantize(xs, cfg.formats["input"], mode, "input sequence")
+    return quantize(xs, cfg.formats.input, mode, "input sequence")
 
 
 @dataclass
@@ -64,8 +65,8 @@ class GoldenLSTM:
         f = cfg.formats
         self.vf = cfg.vector.frac
         self.pf = cfg.product.frac
-        self.bias_acc = q.b << (self.pf - f["bias"].frac)
-        gf, cf = cfg.gate.frac, f["cell"].frac
+        self.bias_acc = q.b << (self.pf - f.bias.frac)
+        gf, cf = cfg.gate.frac, f.cell.frac
         self.F = max(gf + cf, 2 * gf)
         # float64 holds every partial sum exactly when the accumulator fits its 53-bit
         # significand, so BLAS can do the sums; otherwise plain int64
@@ -77,8 +78,8 @@ class GoldenLSTM:
 
     def vector(self, x, h):
         f = self.cfg.formats
-        return np.concatenate([np.asarray(x, dtype=np.int64) << (self.vf - f["input"].frac),
-                               np.asarray(h, dtype=np.int64) << (self.vf - f["state"].frac)])
+        return np.concatenate([np.asarray(x, dtype=np.int64) << (self.vf - f.input.frac),
+                               np.asarray(h, dtype=np.int64) << (self.vf - f.state.frac)])
 
     def visited(self, v, sparse=True):
         return np.flatnonzero(v) if sparse else np.arange(v.size)
@@ -91,6 +92,28 @@ class GoldenLSTM:
         c = self.cfg
         return tanh_q(a, c.act_input, c.gate, c.act_segments)
 
+    def cell(self, acc, c):
+        """The cell after the matrix product, for every unit at once: accumulators ``acc``
+        (G H,) and the previous cell state ``c`` (H,) -> ``(pre, (i, f, g, o), c_new, h_raw,
+        saturated)``; ``h_raw`` before pruning. Every model path calls this one function."""
+        cfg = self.cfg
+        fm = cfg.formats
+        gf, cf = cfg.gate.frac, fm.cell.frac
+        pre, n_pre = rescale(acc, self.pf, cfg.act_input)
+        a_i, a_f, a_g, a_o = split_gates(pre, cfg.hidden_size)
+        i, f, g, o = self.sigmoid(a_i), self.sigmoid(a_f), self.tanh(a_g), self.sigmoid(a_o)
+        s = ((f * np.asarray(c, dtype=np.int64)) << (self.F - gf - cf)) \
+            + ((i * g) << (self.F - 2 * gf))
+        c_new, n_c = saturate(shift_round(s, self.F - cf), fm.cell)
+        tc = self.tanh(rescale(c_new, cf, cfg.act_input)[0])
+        h_raw, n_h = rescale(o * tc, 2 * gf, fm.state)
+        return pre, (i, f, g, o), c_new, h_raw, {"act_input": n_pre, "cell": n_c, "state": n_h}
+
+    @staticmethod
+    def prune(h_raw, theta):
+        """h = 0 where |h~| < theta (raw state-format magnitude)."""
+        return np.where(np.abs(h_raw) < int(theta), 0, h_raw)
+
     # -- one step ------------------------------------------------------------------------
 
     def step(self, x, h, c, theta=0, sparse=True, fresh=False) -> StepTrace:
@@ -99,10 +122,10 @@ class GoldenLSTM:
         x = np.asarray(x, dtype=np.int64)
         if x.shape != (cfg.input_size,):
             raise ValueError(f"input vector has shape {x.shape}; expected ({cfg.input_size},)")
-        if x.size and (x.min() < fm["input"].min or x.max() > fm["input"].max):
+        if x.size and (x.min() < fm.input.min or x.max() > fm.input.max):
             raise ValueError(f"input vector has values in [{x.min()}, {x.max()}]; input "
-                             f"format {fm['input']} allows [{fm['input'].min}, "
-                             f"{fm['input'].max}]")
+                             f"format {fm.input} allows [{fm.input.min}, "
+                             f"{fm.input.max}]")
         if fresh:
             h = np.zeros(H, dtype=np.int64)
             c = np.zeros(H, dtype=np.int64)
@@ -111,18 +134,9 @@ class GoldenLSTM:
         acc = self.bias_acc.copy()
         for col in cols:                       # column-at-a-time, as the lanes do
             acc += self.W[:, col] * v[col]
-        pre, n_pre = rescale(acc, self.pf, cfg.act_input)
-        i, f = self.sigmoid(pre[:H]), self.sigmoid(pre[H:2 * H])
-        g, o = self.tanh(pre[2 * H:3 * H]), self.sigmoid(pre[3 * H:])
-        gf, cf = cfg.gate.frac, fm["cell"].frac
-        s = ((f * np.asarray(c, dtype=np.int64)) << (self.F - gf - cf)) \
-            + ((i * g) << (self.F - 2 * gf))
-        c_new, n_c = saturate(shift_round(s, self.F - cf), fm["cell"])
-        tc = self.tanh(rescale(c_new, cf, cfg.act_input)[0])
-        h_raw, n_h = rescale(o * tc, 2 * gf, fm["state"])
-        h_new = np.where(np.abs(h_raw) < int(theta), 0, h_raw)
-        return StepTrace(cols, acc, pre, i, f, g, o, c_new, h_raw, h_new, fresh,
-                         {"act_input": n_pre, "cell": n_c, "state": n_h})
+        pre, (i, f, g, o), c_new, h_raw, sat = self.cell(acc, c)
+        return StepTrace(cols, acc, pre, i, f, g, o, c_new, h_raw, self.prune(h_raw, theta),
+                         fresh, sat)
 
     # -- sequences -----------------------------------------------------------------------
 
@@ -150,8 +164,6 @@ class GoldenLSTM:
         (in float64 when the accumulator fits 53 bits, else int64), so the order of the
         sums does not matter."""
         cfg, H = self.cfg, self.cfg.hidden_size
-        fm = cfg.formats
-        gf, cf = cfg.gate.frac, fm["cell"].frac
         h = np.zeros(H, dtype=np.int64) if h0 is None else np.asarray(h0, dtype=np.int64)
         c = np.zeros(H, dtype=np.int64) if c0 is None else np.asarray(c0, dtype=np.int64)
         hs, cs = [], []
@@ -160,14 +172,8 @@ class GoldenLSTM:
             nz = np.flatnonzero(v)
             part = v[nz].astype(self._WT.dtype) @ self._WT[nz]
             acc = self.bias_acc + part.astype(np.int64)
-            pre = rescale(acc, self.pf, cfg.act_input)[0]
-            i, f = self.sigmoid(pre[:H]), self.sigmoid(pre[H:2 * H])
-            g, o = self.tanh(pre[2 * H:3 * H]), self.sigmoid(pre[3 * H:])
-            s = ((f * c) << (self.F - gf - cf)) + ((i * g) << (self.F - 2 * gf))
-            c = saturate(shift_round(s, self.F - cf), fm["cell"])[0]
-            tc = self.tanh(rescale(c, cf, cfg.act_input)[0])
-            h_raw = rescale(o * tc, 2 * gf, fm["state"])[0]
-            h = np.where(np.abs(h_raw) < int(theta), 0, h_raw)
+            _, _, c, h_raw, _ = self.cell(acc, c)
+            h = self.prune(h_raw, theta)
             hs.append(h)
             cs.append(c)
         return (np.array(hs, dtype=np.int64).reshape(-1, H),

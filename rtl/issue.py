@@ -5,6 +5,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from golden.layout import N_GATES
+
 from .index_list import entry_layout
 
 __all__ = ["ColumnIssue"]
@@ -48,7 +50,7 @@ class ColumnIssue(wiring.Component):
         self.xg, self.hg = cfg.x_groups, cfg.h_groups
         depth = cfg.rows_per_lane * cfg.columns
         self.addr_width = ceil_log2(max(depth, 2))
-        self.row_width = ceil_log2(max(cfg.rows_per_lane, 4))
+        self.row_width = ceil_log2(max(cfg.rows_per_lane, N_GATES))
         self.gwidth = ceil_log2(max(self.xg, self.hg, 2))
         N = cfg.lanes
         super().__init__({

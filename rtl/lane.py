@@ -7,14 +7,22 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .activation import Activation
+from golden.layout import GATE_ACTIVATION, GATES, N_GATES
+
 from .fixedpoint import rescale, round_half_up, saturate
 
 __all__ = ["Lane"]
 
+# A local row is G j + q (``golden.layout``): with G a power of two, its low bits are the gate.
+assert N_GATES & (N_GATES - 1) == 0, "the lane splits local rows into unit and gate bits"
+GATE_BITS = (N_GATES - 1).bit_length()
+I, F_GATE, G, O = (GATES.index(name) for name in ("i", "f", "g", "o"))
+
 
 class Lane(wiring.Component):
     """Lane ``k`` owns hidden units ``u = k + N j`` (``j = 0 .. H/N - 1``): the gate rows
-    ``4 j + q`` (q = i, f, g, o) of its weight memory, and that unit's cell state.
+    ``G j + q`` (q = i, f, g, o; ``golden.layout``) of its weight memory, and that unit's
+    cell state.
 
     All lanes receive the same column stream and run in lock step. Row ``r`` of a step visits
     the issued columns between ``first`` and ``last``; the accumulator starts from the bias.
@@ -43,16 +51,16 @@ class Lane(wiring.Component):
         self.depth = cfg.rows_per_lane * cfg.columns
         self.weights, self.biases = weights, biases
         self.addr_width = ceil_log2(max(self.depth, 2))
-        self.row_width = ceil_log2(max(cfg.rows_per_lane, 4))
+        self.row_width = ceil_log2(max(cfg.rows_per_lane, N_GATES))
         self.unit_width = max(self.row_width - 2, 1)
         super().__init__({
             "issue_valid": In(1), "issue_first": In(1), "issue_last": In(1),
             "issue_addr": In(self.addr_width), "issue_row": In(self.row_width),
             "value": In(signed(cfg.vector.bits)),
-            "fresh": In(1), "theta": In(unsigned(f["state"].bits)),
-            "w_en": In(1), "w_addr": In(self.addr_width), "w_data": In(signed(f["weight"].bits)),
-            "b_en": In(1), "b_addr": In(self.row_width), "b_data": In(signed(f["bias"].bits)),
-            "h_valid": Out(1), "h_data": Out(signed(f["state"].bits)), "h_nz": Out(1),
+            "fresh": In(1), "theta": In(unsigned(f.state.bits)),
+            "w_en": In(1), "w_addr": In(self.addr_width), "w_data": In(signed(f.weight.bits)),
+            "b_en": In(1), "b_addr": In(self.row_width), "b_data": In(signed(f.bias.bits)),
+            "h_valid": Out(1), "h_data": Out(signed(f.state.bits)), "h_nz": Out(1),
             "h_unit": Out(self.unit_width),
         })
 
@@ -65,14 +73,14 @@ class Lane(wiring.Component):
         m = Module()
         cfg = self.cfg
         f = cfg.formats
-        gf, cf = cfg.gate.frac, f["cell"].frac
+        gf, cf = cfg.gate.frac, f.cell.frac
         pf = cfg.product.frac
 
         # Internal state: parameter memories. The weight memory is split into banks of one
         # block RAM each (2048 x 9, 1024 x 18 or 512 x 36 on ECP5); every bank output is
         # registered next to its block RAM and the bank is selected a cycle later, so no
         # path runs from a block RAM across the chip through a wide multiplexer.
-        wbits = f["weight"].bits
+        wbits = f.weight.bits
         bank_depth = 2048 if wbits <= 9 else 1024 if wbits <= 18 else 512
         bank_bits = ceil_log2(bank_depth)
         n_banks = -(-self.depth // bank_depth)
@@ -84,9 +92,9 @@ class Lane(wiring.Component):
                           init=init[k * bank_depth:k * bank_depth + d])
             m.submodules[f"wmem{k}"] = bank
             banks.append(bank)
-        bmem = Memory(shape=signed(f["bias"].bits), depth=cfg.rows_per_lane,
+        bmem = Memory(shape=signed(f.bias.bits), depth=cfg.rows_per_lane,
                       init=[] if self.biases is None else [int(v) for v in self.biases])
-        cmem = Memory(shape=signed(f["cell"].bits), depth=cfg.h_groups, init=[])
+        cmem = Memory(shape=signed(f.cell.bits), depth=cfg.h_groups, init=[])
         m.submodules.bmem, m.submodules.cmem = bmem, cmem
         w_rds = [bank.read_port() for bank in banks]
         w_wrs = [bank.write_port() for bank in banks]
@@ -124,7 +132,7 @@ class Lane(wiring.Component):
 
         # Stage 2 -> 3a: every bank output registered
         wb = [Signal(signed(wbits), name=f"wbank{k}") for k in range(n_banks)]
-        b3a = Signal(signed(f["bias"].bits), name="b3a")
+        b3a = Signal(signed(f.bias.bits), name="b3a")
         v3a, first3a, last3a = Signal(name="v3a"), Signal(name="first3a"), Signal(name="last3a")
         row3a = Signal(self.row_width, name="row3a")
         sel3a = Signal(range(max(n_banks, 2)), name="sel3a")
@@ -134,7 +142,7 @@ class Lane(wiring.Component):
 
         # Stage 3a -> 3: bank selected
         w3 = Signal(signed(wbits), name="w3")
-        b3 = Signal(signed(f["bias"].bits), name="b3")
+        b3 = Signal(signed(f.bias.bits), name="b3")
         value3 = Signal(signed(cfg.vector.bits), name="value3")
         v3, first3, last3 = Signal(name="v3"), Signal(name="first3"), Signal(name="last3")
         row3 = Signal(self.row_width, name="row3")
@@ -148,7 +156,7 @@ class Lane(wiring.Component):
         v4, first4, last4 = Signal(name="v4"), Signal(name="first4"), Signal(name="last4")
         row4 = Signal(self.row_width, name="row4")
         m.d.sync += [prod4.eq(w3 * value3),
-                     bias4.eq(b3 << (pf - f["bias"].frac)),
+                     bias4.eq(b3 << (pf - f.bias.frac)),
                      v4.eq(v3), first4.eq(first3), last4.eq(last3), row4.eq(row3)]
 
         # Stage 4 -> 5: accumulate (never overflows: width from Config.accumulator)
@@ -169,10 +177,11 @@ class Lane(wiring.Component):
         m.submodules.gate_act = gate_act = Activation(cfg.act_input, cfg.gate, cfg.act_segments,
                                                       tag_width=self.row_width)
         m.d.comb += [gate_act.i_valid.eq(done6), gate_act.i_data.eq(pre6),
-                     gate_act.i_tanh.eq(row6[:2] == 2), gate_act.i_tag.eq(row6)]
+                     gate_act.i_tanh.eq(row6[:GATE_BITS] == G), gate_act.i_tag.eq(row6)]
+        assert [GATE_ACTIVATION[g] for g in GATES].count("tanh") == 1
         y = gate_act.o_data
-        q = gate_act.o_tag[:2]
-        j = gate_act.o_tag[2:] if self.row_width > 2 else 0
+        q = gate_act.o_tag[:GATE_BITS]
+        j = gate_act.o_tag[GATE_BITS:] if self.row_width > GATE_BITS else 0
 
         # Cell update, stage A: gather i, f, g; on o form f*c and i*g
         gate_s = signed(cfg.gate.bits)
@@ -182,7 +191,7 @@ class Lane(wiring.Component):
         m.d.comb += c_rd.addr.eq(c_raddr)
         # c_{t-1} = 0 at a sequence start: f is zeroed instead of c, so that the multiplier
         # sees only registers (c_rd.data is a registered read)
-        fc8 = Signal(signed(cfg.gate.bits + f["cell"].bits), name="fc8")
+        fc8 = Signal(signed(cfg.gate.bits + f.cell.bits), name="fc8")
         ig8 = Signal(signed(2 * cfg.gate.bits), name="ig8")
         o8 = Signal(gate_s, name="o8")
         v8 = Signal(name="v8")
@@ -190,14 +199,14 @@ class Lane(wiring.Component):
         m.d.sync += v8.eq(0)
         with m.If(gate_act.o_valid):
             with m.Switch(q):
-                with m.Case(0):
+                with m.Case(I):
                     m.d.sync += i_r.eq(y)
-                with m.Case(1):
+                with m.Case(F_GATE):
                     m.d.sync += [f_r.eq(Mux(self.fresh, 0, y)),
                                  c_raddr.eq(j)]                  # c read ahead of o
-                with m.Case(2):
+                with m.Case(G):
                     m.d.sync += g_r.eq(y)
-                with m.Case(3):
+                with m.Case(O):
                     m.d.sync += [fc8.eq(f_r * c_rd.data), ig8.eq(i_r * g_r), o8.eq(y),
                                  v8.eq(1), j8.eq(j)]
 
@@ -209,8 +218,8 @@ class Lane(wiring.Component):
         v8b = Signal(name="v8b")
         j8b = Signal(self.unit_width, name="j8b")
         m.d.sync += [s8b.eq(s), o8b.eq(o8), v8b.eq(v8), j8b.eq(j8)]
-        c_new = saturate(round_half_up(s8b, F - cf), f["cell"].bits)
-        c9 = Signal(signed(f["cell"].bits), name="c9")
+        c_new = saturate(round_half_up(s8b, F - cf), f.cell.bits)
+        c9 = Signal(signed(f.cell.bits), name="c9")
         o9 = Signal(gate_s, name="o9")
         v9 = Signal(name="v9")
         j9 = Signal(self.unit_width, name="j9")
@@ -235,15 +244,15 @@ class Lane(wiring.Component):
         o13 = cell_act.o_tag[:gate_s.width].as_signed()
         m.d.sync += [hp14.eq(o13 * cell_act.o_data), v14.eq(cell_act.o_valid),
                      j14.eq(cell_act.o_tag[gate_s.width:])]
-        h15 = Signal(signed(f["state"].bits), name="h15")
+        h15 = Signal(signed(f.state.bits), name="h15")
         v15 = Signal(name="v15")
         j15 = Signal(self.unit_width, name="j15")
-        m.d.sync += [h15.eq(rescale(hp14, 2 * gf, f["state"])), v15.eq(v14), j15.eq(j14)]
+        m.d.sync += [h15.eq(rescale(hp14, 2 * gf, f.state)), v15.eq(v14), j15.eq(j14)]
         # |h| < theta as two comparisons against registered +-theta (no negation of h)
-        theta_r = Signal(unsigned(f["state"].bits), name="theta_r")
-        neg_theta = Signal(signed(f["state"].bits + 1), name="neg_theta")
+        theta_r = Signal(unsigned(f.state.bits), name="theta_r")
+        neg_theta = Signal(signed(f.state.bits + 1), name="neg_theta")
         m.d.sync += [theta_r.eq(self.theta), neg_theta.eq(-self.theta)]
-        h16, small16 = Signal(signed(f["state"].bits), name="h16"), Signal(name="small16")
+        h16, small16 = Signal(signed(f.state.bits), name="h16"), Signal(name="small16")
         v16 = Signal(name="v16")
         j16 = Signal(self.unit_width, name="j16")
         m.d.sync += [h16.eq(h15), small16.eq((h15 < theta_r) & (h15 > neg_theta)),

@@ -5,6 +5,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from golden.layout import N_GATES
+
 from .fixedpoint import sign_extends
 
 __all__ = ["ParamLoader"]
@@ -13,12 +15,13 @@ PHASE_IH, PHASE_HH, PHASE_B = 0, 1, 2
 
 
 class ParamLoader(wiring.Component):
-    """Accepts one signed value per beat in PyTorch order: W_ih row-major (4H x X), W_hh
-    row-major (4H x H), b (4H); rows in gate order i, f, g, o. Row ``q H + u`` (gate q, unit
-    u) goes to lane ``u mod N``, local row ``4 (u div N) + q``; column c of W_hh is column
+    """Accepts one signed value per beat in PyTorch order: W_ih row-major (G H x X), W_hh
+    row-major (G H x H), b (G H); rows in gate order i, f, g, o (G = 4 gates). Row ``q H + u``
+    (gate q, unit u) goes to lane ``u mod N``, local row ``G (u div N) + q``
+    (``golden.layout.place``, computed here incrementally); column c of W_hh is column
     ``X + c`` of that lane's memory.
 
-    Protocol: a load is exactly ``4H (X + H + 1)`` beats with ``tlast`` on the last one.
+    Protocol: a load is exactly ``G H (X + H + 1)`` beats with ``tlast`` on the last one.
     ``tlast`` earlier (short load) or missing on the last beat (long load) pulses ``error``;
     a long load's extra beats are dropped up to its ``tlast``. Either way the load does not
     complete (``loaded`` does not pulse) and the memories hold a mix of old and new values:
@@ -37,16 +40,16 @@ class ParamLoader(wiring.Component):
     def __init__(self, cfg, data_width):
         self.cfg = cfg
         f = cfg.formats
-        self.total = 4 * cfg.hidden_size * (cfg.columns + 1)
+        self.total = N_GATES * cfg.hidden_size * (cfg.columns + 1)
         depth = cfg.rows_per_lane * cfg.columns
         super().__init__({
             "enable": In(1),
             "s_valid": In(1), "s_ready": Out(1), "s_data": In(data_width), "s_last": In(1),
             "active": Out(1), "loaded": Out(1), "error": Out(1),
             "w_lane_en": Out(cfg.lanes), "w_addr": Out(ceil_log2(max(depth, 2))),
-            "w_data": Out(signed(f["weight"].bits)),
+            "w_data": Out(signed(f.weight.bits)),
             "b_lane_en": Out(cfg.lanes), "b_addr": Out(ceil_log2(max(cfg.rows_per_lane, 4))),
-            "b_data": Out(signed(f["bias"].bits)),
+            "b_data": Out(signed(f.bias.bits)),
         })
 
     def elaborate(self, platform):
@@ -54,12 +57,12 @@ class ParamLoader(wiring.Component):
         cfg = self.cfg
         f = cfg.formats
         N, X, H = cfg.lanes, cfg.input_size, cfg.hidden_size
-        wb, bb = f["weight"].bits, f["bias"].bits
+        wb, bb = f.weight.bits, f.bias.bits
 
         # Internal state: position in the load
         count = Signal(range(self.total + 1), name="count")
         phase = Signal(range(3), name="phase")
-        q = Signal(2, name="gate")
+        q = Signal(range(N_GATES), name="gate")
         j = Signal(range(max(cfg.h_groups, 2)), name="unit_group")
         k = Signal(range(max(N, 2)), name="lane")
         c = Signal(range(max(X, H, 2)), name="col")
@@ -68,11 +71,11 @@ class ParamLoader(wiring.Component):
         m.d.comb += [self.s_ready.eq(self.enable), self.active.eq((count != 0) | dropping)]
         m.d.sync += self.loaded.eq(0)
 
-        # Memory address of the current row: rowbase = (4 j + q) * columns (+ X for the
+        # Memory address of the current row: rowbase = (G j + q) * columns (+ X for the
         # recurrent part), kept incrementally so that no multiplier sits in the write path.
         C = cfg.columns
         rowbase = Signal(self.w_addr.shape(), name="rowbase")
-        local_row = j * 4 + q
+        local_row = j * N_GATES + q
         m.d.comb += [
             self.w_addr.eq(rowbase + c),
             self.w_data.eq(self.s_data[:wb]), self.b_addr.eq(local_row),
@@ -89,14 +92,14 @@ class ParamLoader(wiring.Component):
                 m.d.sync += k.eq(0)
                 with m.If(j == cfg.h_groups - 1):
                     m.d.sync += j.eq(0)
-                    with m.If(q == 3):
+                    with m.If(q == N_GATES - 1):
                         m.d.sync += [q.eq(0), phase.eq(phase + 1),
                                      rowbase.eq(Mux(phase == PHASE_IH, X, 0))]
                     with m.Else():
                         m.d.sync += [q.eq(q + 1),
-                                     rowbase.eq(rowbase - 4 * C * (cfg.h_groups - 1) + C)]
+                                     rowbase.eq(rowbase - N_GATES * C * (cfg.h_groups - 1) + C)]
                 with m.Else():
-                    m.d.sync += [j.eq(j + 1), rowbase.eq(rowbase + 4 * C)]
+                    m.d.sync += [j.eq(j + 1), rowbase.eq(rowbase + N_GATES * C)]
             with m.Else():
                 m.d.sync += k.eq(k + 1)
 

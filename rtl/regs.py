@@ -1,17 +1,14 @@
-"""AXI4-Lite control/status registers and performance counters (SPEC section 3)."""
+"""AXI4-Lite control/status registers and performance counters (docs/contract.md section 4;
+offsets, fields and reset values from ``golden.interface``)."""
 
 from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["Registers", "REGISTERS", "ID_VALUE", "ARCH_BAKED", "axil_ports"]
+from golden.interface import (ARCH_BAKED, FIELDS, ID_VALUE, RESET, WRITABLE, Ctrl, Reg,
+                              Resp, StatusBit, bit)
 
-ID_VALUE = 0x534B4C31                      # "SKL1"
-REGISTERS = {"ID": 0x00, "SHAPE": 0x04, "ARCH": 0x08, "CTRL": 0x10, "THRESHOLD": 0x14,
-             "STATUS": 0x18, "CYCLES_LO": 0x20, "CYCLES_HI": 0x24, "STEPS": 0x28,
-             "COLUMNS": 0x2C, "SKIPPED": 0x30}
-ARCH_BAKED = 1 << 16                       # ARCH bit 16: parameters baked in at generation
-RESP_OKAY, RESP_SLVERR = 0b00, 0b10
+__all__ = ["Registers", "axil_ports"]
 
 
 def axil_ports():
@@ -46,10 +43,11 @@ class Registers(wiring.Component):
     def __init__(self, cfg, baked=False):
         self.cfg = cfg
         self.baked = baked
-        hb = cfg.formats["state"].bits
+        hb = cfg.formats.state.bits
         super().__init__({
             **axil_ports(),
-            "sparse": Out(1, init=1), "theta": Out(unsigned(hb)),
+            "sparse": Out(1, init=bool(RESET[Reg.CTRL] & Ctrl.SPARSE)),
+            "theta": Out(unsigned(hb)),
             "clear_state": Out(1), "clear_counters": Out(1),
             "busy": In(1), "protocol_error": In(1),
             "cycle_inc": In(1), "step_inc": In(1),
@@ -82,21 +80,21 @@ class Registers(wiring.Component):
         do_write = self.s_axil_awvalid & self.s_axil_wvalid & ~self.s_axil_bvalid
         m.d.comb += [self.s_axil_awready.eq(do_write), self.s_axil_wready.eq(do_write)]
         with m.If(do_write):
-            m.d.sync += [self.s_axil_bvalid.eq(1), self.s_axil_bresp.eq(RESP_OKAY)]
+            m.d.sync += [self.s_axil_bvalid.eq(1), self.s_axil_bresp.eq(Resp.OKAY)]
             wd = self.s_axil_wdata
             with m.Switch(self.s_axil_awaddr):
-                with m.Case(REGISTERS["CTRL"]):
-                    m.d.sync += [self.sparse.eq(wd[0]), self.clear_state.eq(wd[1]),
-                                 self.clear_counters.eq(wd[2])]
-                with m.Case(REGISTERS["THRESHOLD"]):
+                with m.Case(Reg.CTRL):
+                    m.d.sync += [self.sparse.eq(wd[bit(Ctrl.SPARSE)]),
+                                 self.clear_state.eq(wd[bit(Ctrl.CLEAR_STATE)]),
+                                 self.clear_counters.eq(wd[bit(Ctrl.CLEAR_COUNTERS)])]
+                with m.Case(Reg.THRESHOLD):
                     m.d.sync += self.theta.eq(wd[:len(self.theta)])
-                with m.Case(REGISTERS["STATUS"]):
-                    m.d.comb += clear_perr.eq(wd[1])
-                with m.Case(*[a for n, a in REGISTERS.items()
-                              if n not in ("CTRL", "THRESHOLD", "STATUS")]):
+                with m.Case(Reg.STATUS):
+                    m.d.comb += clear_perr.eq(wd[bit(StatusBit.PROTOCOL_ERROR)])
+                with m.Case(*[r for r in Reg if r not in WRITABLE]):
                     pass                                     # read-only: write ignored
                 with m.Default():
-                    m.d.sync += self.s_axil_bresp.eq(RESP_SLVERR)
+                    m.d.sync += self.s_axil_bresp.eq(Resp.SLVERR)
         with m.Elif(self.s_axil_bvalid & self.s_axil_bready):
             m.d.sync += self.s_axil_bvalid.eq(0)
         with m.If(self.protocol_error):
@@ -107,24 +105,29 @@ class Registers(wiring.Component):
         # Read channel
         m.d.comb += self.s_axil_arready.eq(~self.s_axil_rvalid)
         with m.If(self.s_axil_arvalid & self.s_axil_arready):
-            m.d.sync += [self.s_axil_rvalid.eq(1), self.s_axil_rresp.eq(RESP_OKAY),
+            m.d.sync += [self.s_axil_rvalid.eq(1), self.s_axil_rresp.eq(Resp.OKAY),
                          self.s_axil_rdata.eq(0)]
-            arch = cfg.lanes | (ARCH_BAKED if self.baked else 0)
+            arch = FIELDS["ARCH.LANES"].put(cfg.lanes) | (ARCH_BAKED if self.baked else 0)
+            shape = (FIELDS["SHAPE.INPUT_SIZE"].put(cfg.input_size)
+                     | FIELDS["SHAPE.HIDDEN_SIZE"].put(cfg.hidden_size))
+            # one-bit fields at bit 0 are read without a shift (the netlist stays as it was)
+            assert bit(StatusBit.BUSY) == 0 and bit(Ctrl.SPARSE) == 0
+            status = self.busy | (perr << bit(StatusBit.PROTOCOL_ERROR))
             values = {
-                "ID": ID_VALUE, "SHAPE": cfg.input_size | (cfg.hidden_size << 16), "ARCH": arch,
-                "CTRL": self.sparse, "THRESHOLD": self.theta,
-                "STATUS": self.busy | (perr << 1),
-                "CYCLES_LO": cycles[:32], "CYCLES_HI": cycles_hi, "STEPS": steps,
-                "COLUMNS": columns, "SKIPPED": skipped,
+                Reg.ID: ID_VALUE, Reg.SHAPE: shape, Reg.ARCH: arch,
+                Reg.CTRL: self.sparse, Reg.THRESHOLD: self.theta,
+                Reg.STATUS: status,
+                Reg.CYCLES_LO: cycles[:32], Reg.CYCLES_HI: cycles_hi, Reg.STEPS: steps,
+                Reg.COLUMNS: columns, Reg.SKIPPED: skipped,
             }
             with m.Switch(self.s_axil_araddr):
-                for name, value in values.items():
-                    with m.Case(REGISTERS[name]):
+                for reg, value in values.items():
+                    with m.Case(reg):
                         m.d.sync += self.s_axil_rdata.eq(value)
-                        if name == "CYCLES_LO":
+                        if reg is Reg.CYCLES_LO:
                             m.d.sync += cycles_hi.eq(cycles[32:])
                 with m.Default():
-                    m.d.sync += self.s_axil_rresp.eq(RESP_SLVERR)
+                    m.d.sync += self.s_axil_rresp.eq(Resp.SLVERR)
         with m.Elif(self.s_axil_rvalid & self.s_axil_rready):
             m.d.sync += self.s_axil_rvalid.eq(0)
         return m

@@ -1,10 +1,11 @@
 """The ``skiplstm`` top: AXI4-Stream x / h / parameter ports, AXI4-Lite registers."""
 
-import numpy as np
 from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
+
+from golden.layout import lane_images
 
 from .fixedpoint import sign_extends
 from .index_list import IndexList
@@ -13,7 +14,7 @@ from .lane import Lane
 from .loader import ParamLoader
 from .regs import Registers, axil_ports
 
-__all__ = ["SkipLSTM", "stream_width", "lane_images"]
+__all__ = ["SkipLSTM", "stream_width"]
 
 
 def stream_width(bits):
@@ -21,20 +22,8 @@ def stream_width(bits):
     return 8 * -(-bits // 8)
 
 
-def lane_images(cfg, q):
-    """Initial weight and bias memory contents of each lane from quantised parameters."""
-    N, H, R = cfg.lanes, cfg.hidden_size, cfg.rows_per_lane
-    W, b = q.W, q.b
-    out = []
-    for k in range(N):
-        rows = [g * H + (j * N + k) for j in range(cfg.h_groups) for g in range(4)]
-        out.append((np.asarray(W[rows]).reshape(-1), np.asarray(b[rows])))
-        assert len(rows) == R
-    return out
-
-
 class SkipLSTM(wiring.Component):
-    """The accelerator (SPEC sections 1-4).
+    """The accelerator (docs/contract.md).
 
     Parameters
     ----------
@@ -51,9 +40,9 @@ class SkipLSTM(wiring.Component):
         self.cfg = cfg
         self.params = params
         f = cfg.formats
-        self.x_width = stream_width(f["input"].bits)
-        self.h_width = stream_width(f["state"].bits)
-        self.w_width = stream_width(max(f["weight"].bits, f["bias"].bits))
+        self.x_width = stream_width(f.input.bits)
+        self.h_width = stream_width(f.state.bits)
+        self.w_width = stream_width(max(f.weight.bits, f.bias.bits))
         self._axil = axil_ports()
         ports = {
             "s_axis_x_tdata": In(self.x_width), "s_axis_x_tvalid": In(1),
@@ -73,7 +62,7 @@ class SkipLSTM(wiring.Component):
         cfg = self.cfg
         f = cfg.formats
         N, X, H = cfg.lanes, cfg.input_size, cfg.hidden_size
-        hg, hb = cfg.h_groups, f["state"].bits
+        hg, hb = cfg.h_groups, f.state.bits
 
         # Submodules
         m.submodules.regs = regs = Registers(cfg, baked=self.params is not None)
@@ -98,11 +87,11 @@ class SkipLSTM(wiring.Component):
         x_range_err = Signal(name="x_range_err")
         m.d.comb += [
             il.x_valid.eq(self.s_axis_x_tvalid), self.s_axis_x_tready.eq(il.x_ready),
-            il.x_data.eq(self.s_axis_x_tdata[:f["input"].bits]),
+            il.x_data.eq(self.s_axis_x_tdata[:f.input.bits]),
             il.x_last.eq(self.s_axis_x_tlast), il.x_user.eq(self.s_axis_x_tuser),
         ]
         m.d.comb += x_range_err.eq(self.s_axis_x_tvalid & il.x_ready &
-                                   ~sign_extends(self.s_axis_x_tdata, f["input"].bits))
+                                   ~sign_extends(self.s_axis_x_tdata, f.input.bits))
 
         # Parameter stream -> lanes
         busy = Signal(name="busy")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from amaranth.hdl import ClockDomain, Module
 from amaranth.sim import Simulator
 
-from rtl.regs import REGISTERS
+from golden.interface import REGISTERS
 from rtl.top import SkipLSTM
 
 from .scenario import from_unsigned, to_unsigned, x_beats

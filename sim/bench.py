@@ -34,6 +34,7 @@ import numpy as np
 
 from golden import cycles
 from golden.config import load_config
+from golden.interface import Ctrl, Reg
 
 from .cases import BUILD, PTB_BUNDLE, ROOT, fingerprint, is_current
 from .harness import Commands, build, locked, run
@@ -238,7 +239,7 @@ def cpu_baseline(b, ids, chars):
 def prepare_model(bundle=PTB_BUNDLE):
     """The default configuration with ``bundle`` baked in: ``(Verilog, manifest, cfg)``."""
     from golden.bundle import load_bundle
-    from rtl.generate import generate
+    from flow.generate import generate
     cfg = load_config()
     load_bundle(bundle, cfg)
     out = BUILD / "cases" / "ptb_model"
@@ -254,7 +255,7 @@ def prepare_model(bundle=PTB_BUNDLE):
 
 def bpc_of(b, hs, ids):
     """Bits per character of next-symbol prediction from integer h (state format)."""
-    logits = (hs / b.cfg.formats["state"].scale) @ b.readout_w.T + b.readout_b
+    logits = (hs / b.cfg.formats.state.scale) @ b.readout_w.T + b.readout_b
     logits = logits - logits.max(axis=1, keepdims=True)
     logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
     return float(-logp[np.arange(len(ids)), ids].mean() / np.log(2))
@@ -276,7 +277,7 @@ def measure(chars, dense_chars, cpu_chars, bundle=PTB_BUNDLE, jobs=2):
     n = len(test) - 1 if chars is None else min(chars, len(test) - 1)
     ids = test[:n + 1]
     xs = np.zeros((n, cfg.input_size), dtype=np.int32)
-    xs[np.arange(n), ids[:-1]] = 1 << cfg.formats["input"].frac
+    xs[np.arange(n), ids[:-1]] = 1 << cfg.formats.input.frac
     print(f"bench: {n:,} PTB test characters; building the harness (once per Verilog)",
           flush=True)
     exe = build(verilog, cfg.name, quiet=False)
@@ -295,7 +296,8 @@ def measure(chars, dense_chars, cpu_chars, bundle=PTB_BUNDLE, jobs=2):
 
         def one(k, a, e):
             cmd = Commands.for_manifest(cfg, manifest).reset()
-            cmd.wr(0x14, b.theta_raw).wr(0x10, sparse | 0b110)
+            cmd.wr(Reg.THRESHOLD, b.theta_raw).wr(
+                Reg.CTRL, sparse | Ctrl.CLEAR_STATE | Ctrl.CLEAR_COUNTERS)
             cmd.xfile(work / f"x_{mode}{k}.bin", xs[a:e], stepwise=True)
 
             def progress(beats):

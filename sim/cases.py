@@ -41,7 +41,7 @@ def prepare_board_case(name="board", chars=6, bundle=PTB_BUNDLE, divisor=8):
     host-driver end-to-end test ``sim.tb_board``; the first ``chars`` PTB test characters."""
     from golden.bundle import load_bundle
     from rtl.board import SkipLSTMBoard
-    from rtl.generate import load_weights, to_verilog
+    from flow.generate import load_weights, to_verilog
     from train.data import ptb_chars
     out = BUILD / "cases" / name
     case_file = out / "case.json"

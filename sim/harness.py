@@ -48,13 +48,21 @@ def verilator():
     return exe
 
 
+def _interface_defines():
+    """What the C++ driver needs of the register map (``golden.interface``)."""
+    from golden.interface import Reg, StatusBit
+    return {"SKL_REG_STATUS": Reg.STATUS, "SKL_REG_CYCLES_LO": Reg.CYCLES_LO,
+            "SKL_REG_CYCLES_HI": Reg.CYCLES_HI, "SKL_STATUS_BUSY": StatusBit.BUSY}
+
+
 def build(verilog, top, waves=False, quiet=True):
     """Compiles the harness for ``verilog`` (top module ``top``); returns the executable.
     Cached by the hash of the Verilog, the driver source and the options."""
     verilog = Path(verilog)
+    defines = " ".join(f"-D{k}={v:#x}" for k, v in _interface_defines().items())
     h = hashlib.sha256()
     for item in (verilog.read_bytes(), HARNESS_SRC.read_bytes(), top.encode(),
-                 b"waves" if waves else b""):
+                 b"waves" if waves else b"", defines.encode()):
         h.update(hashlib.sha256(item).digest())
     out = CACHE / h.hexdigest()[:16]
     exe = out / "harness"
@@ -66,7 +74,7 @@ def build(verilog, top, waves=False, quiet=True):
     cmd = [verilator(), "--cc", "--exe", "--build", "-j", "2", "-O3", "--x-assign", "fast",
            "--x-initial", "fast", "--noassert", "-Wno-fatal", "-Wno-lint", "-Wno-style",
            "--top-module", top, "--prefix", "Vtop", "-Mdir", str(tmp / "obj"), "-o",
-           str(tmp / "harness"), "-CFLAGS", "-O1 -std=c++17", *(["--trace"] if waves else []),
+           str(tmp / "harness"), "-CFLAGS", f"-O1 -std=c++17 {defines}", *(["--trace"] if waves else []),
            str(HARNESS_SRC), str(verilog.resolve())]
     t0 = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -40,7 +40,7 @@ from golden.config import Config, ConfigError, load_config
 from golden.fixed import Format
 from golden.model import GoldenLSTM
 from golden.params import QuantParams, save_quant_npz, stream_image
-from rtl.regs import ID_VALUE, REGISTERS
+from golden.interface import ID_VALUE, REGISTERS, Ctrl, StatusBit
 
 from .harness import Commands, build, locked, run
 from .scenario import random_params, random_sequences
@@ -50,8 +50,6 @@ __all__ = ["SoakCase", "soak_configs", "Programme", "check", "main"]
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "soak"
 REG = REGISTERS
-CTRL_SPARSE, CTRL_CLEAR_STATE, CTRL_CLEAR_COUNTERS = 1, 2, 4
-STATUS_BUSY, STATUS_PROTOCOL_ERROR = 1, 2
 
 ICARUS_SLICE = ("x1h1n1", "x3h8n8", "narrow")     # the configurations Icarus also runs
 NARROW = {"input": Format(4, 3), "weight": Format(2, 1), "bias": Format(4, 2),
@@ -192,11 +190,11 @@ class Programme:
     def traffic(self):
         cfg, rng = self.cfg, self.rng
         self.sparse = bool(rng.random() < 0.75)
-        hi = cfg.formats["state"].max
+        hi = cfg.formats.state.max
         self.theta = int(rng.choice([0, 1, int(rng.integers(0, max(2, hi // 4)))]))
         self.cmd.idle()
         self.cmd.wr(REG["THRESHOLD"], self.theta)
-        self.cmd.wr(REG["CTRL"], int(self.sparse) | CTRL_CLEAR_COUNTERS)
+        self.cmd.wr(REG["CTRL"], int(self.sparse) | Ctrl.CLEAR_COUNTERS)
         self.gaps()
         total = {"CYCLES": 0, "STEPS": 0, "COLUMNS": 0, "SKIPPED": 0}
         long = max(2, min(200, self.steps_target // 20))
@@ -214,7 +212,7 @@ class Programme:
                 # next step to start
                 self.cmd.wait_h(self.beats)
                 self.cmd.idle()
-                self.cmd.wr(REG["CTRL"], int(self.sparse) | CTRL_CLEAR_STATE)
+                self.cmd.wr(REG["CTRL"], int(self.sparse) | Ctrl.CLEAR_STATE)
                 fresh, first, note = True, False, "CLEAR_STATE, no tuser"
             else:
                 fresh, first, note = True, True, "tuser"
@@ -259,8 +257,8 @@ class Programme:
 
     def protocol_error(self, what):
         self.cmd.run(3)
-        self.read("STATUS", STATUS_PROTOCOL_ERROR, what)
-        self.cmd.wr(REG["STATUS"], STATUS_PROTOCOL_ERROR)
+        self.read("STATUS", StatusBit.PROTOCOL_ERROR, what)
+        self.cmd.wr(REG["STATUS"], StatusBit.PROTOCOL_ERROR)
         self.read("STATUS", 0, what + ", cleared")
 
     def malformed_x(self):
@@ -277,7 +275,7 @@ class Programme:
         self.cmd.x(xs[:X + int(rng.integers(1, X + 2))], first=True)
         self.cmd.wait_x()
         self.protocol_error("STATUS after a long x vector")
-        f = cfg.formats["input"]
+        f = cfg.formats.input
         if self.xbits > f.bits:                            # a value outside the format
             xs = self.sequences([1], 0.7)[0]
             e = int(rng.integers(X))
@@ -400,7 +398,7 @@ def prepare(case: SoakCase):
 
 
 def _prepare(case: SoakCase):
-    from rtl.generate import generate
+    from flow.generate import generate
     from .cases import fingerprint, is_current
     out = BUILD / "cases" / case.name
     stamp = out / "case.json"

@@ -96,7 +96,7 @@ async def start(dut):
 
 def ptb_inputs(cfg, ids):
     xs = np.zeros((len(ids), cfg.input_size), dtype=np.int64)
-    xs[np.arange(len(ids)), ids] = 1 << cfg.formats["input"].frac
+    xs[np.arange(len(ids)), ids] = 1 << cfg.formats.input.frac
     return xs
 
 
@@ -130,7 +130,7 @@ async def test_host_driver_ptb_end_to_end(dut):
             got = dec.feed(uart.read(dec.needed(), 0.05))
         assert got[0] == (Status.BAD_CRC, b""), got
         assert dev.counters()["STEPS"] == 0
-        hs = dev.run(xs, input_bits=cfg.formats["input"].bits)
+        hs = dev.run(xs, input_bits=cfg.formats.input.bits)
         return hs, dev.counters()
 
     hs, counters = await host()

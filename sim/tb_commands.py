@@ -15,7 +15,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import RisingEdge
 
-REG_STATUS, REG_CYCLES_LO, REG_CYCLES_HI = 0x18, 0x20, 0x24
+from golden.interface import Reg, StatusBit
 
 
 class Fault(Exception):
@@ -141,13 +141,13 @@ class Driver:
         await self.wait("wait_x", lambda: not self.xq and not self.x_valid)
         await self.wait("wait_w", lambda: not self.wq and not self.w_valid)
         start = self.cycle
-        while (await self.read(REG_STATUS))[0] & 1:
+        while (await self.read(Reg.STATUS))[0] & StatusBit.BUSY:
             if self.cycle - start > self.limit:
                 raise Fault("timeout in idle (STATUS.BUSY stays 1)")
 
     async def read_cycles(self):
-        lo, _ = await self.read(REG_CYCLES_LO)
-        hi, _ = await self.read(REG_CYCLES_HI)
+        lo, _ = await self.read(Reg.CYCLES_LO)
+        hi, _ = await self.read(Reg.CYCLES_HI)
         return lo | hi << 32
 
 

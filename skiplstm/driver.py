@@ -16,17 +16,12 @@ import time
 
 import numpy as np
 
-from .protocol import (FLAG_FIRST, FLAG_LAST, VERSION, Cmd, FrameDecoder, ProtocolError,
-                       Status, encode_request)
+from golden.interface import ARCH_BAKED, FIELDS, ID_VALUE, REGISTERS, Flag, StatusBit
 
-__all__ = ["Device", "SerialTransport", "DriverError", "DeviceError", "DeviceTimeout",
-           "REGISTERS", "ID_VALUE"]
+from .protocol import (STATUS_MEANING, VERSION, Cmd, FrameDecoder, ProtocolError, Status,
+                       encode_request, name_of)
 
-# The register map (SPEC section 3); kept here so that the host needs no RTL packages.
-REGISTERS = {"ID": 0x00, "SHAPE": 0x04, "ARCH": 0x08, "CTRL": 0x10, "THRESHOLD": 0x14,
-             "STATUS": 0x18, "CYCLES_LO": 0x20, "CYCLES_HI": 0x24, "STEPS": 0x28,
-             "COLUMNS": 0x2C, "SKIPPED": 0x30}
-ID_VALUE = 0x534B4C31
+__all__ = ["Device", "SerialTransport", "DriverError", "DeviceError", "DeviceTimeout"]
 
 
 class DriverError(RuntimeError):
@@ -42,9 +37,8 @@ class DeviceError(DriverError):
 
     def __init__(self, cmd, status, detail=""):
         self.cmd, self.status = cmd, status
-        name = Status.NAMES.get(status, f"status {status}")
-        super().__init__(f"{Cmd.NAMES.get(cmd, cmd)}: {name}: "
-                         f"{Status.MEANING.get(status, 'unknown status')}{detail}")
+        super().__init__(f"{name_of(Cmd, cmd)}: {name_of(Status, status)}: "
+                         f"{STATUS_MEANING.get(status, 'unknown status')}{detail}")
 
 
 class SerialTransport:
@@ -111,7 +105,7 @@ class Device:
             left = deadline - self.clock()
             chunk = self.t.read(dec.needed(), max(left, 0.0)) if left > 0 else b""
             if not chunk:
-                raise DeviceTimeout(f"{Cmd.NAMES.get(cmd, cmd)}: no complete response within "
+                raise DeviceTimeout(f"{name_of(Cmd, cmd)}: no complete response within "
                                     f"{self.timeout} s ({got} bytes received)")
             got += len(chunk)
             frames = dec.feed(chunk)
@@ -174,8 +168,9 @@ class Device:
             raise DriverError(f"register ID reads 0x{ident:08x}; expected 0x{ID_VALUE:08x} "
                               "(not a SkipLSTM core?)")
         shape, arch = self.read_reg("SHAPE"), self.read_reg("ARCH")
-        self.shape = {"input_size": shape & 0xFFFF, "hidden_size": shape >> 16,
-                      "lanes": arch & 0xFFFF, "baked": bool(arch >> 16 & 1)}
+        self.shape = {"input_size": FIELDS["SHAPE.INPUT_SIZE"].get(shape),
+                      "hidden_size": FIELDS["SHAPE.HIDDEN_SIZE"].get(shape),
+                      "lanes": FIELDS["ARCH.LANES"].get(arch), "baked": bool(arch & ARCH_BAKED)}
         return {**self.shape, **info}
 
     def check_config(self, cfg):
@@ -199,9 +194,9 @@ class Device:
         n = len(data) // nbytes
         for s in range(0, n, per):
             chunk = data[s * nbytes:(s + per) * nbytes]
-            flags = (FLAG_FIRST if first and s == 0 else 0) | \
-                    (FLAG_LAST if last and s + per >= n else 0)
-            status, d = self.request(cmd, bytes([flags]) + chunk,
+            flags = (Flag.FIRST if first and s == 0 else 0) | \
+                    (Flag.LAST if last and s + per >= n else 0)
+            status, d = self.request(cmd, bytes([int(flags)]) + chunk,
                                      accept=(Status.OK, Status.STALLED))
             done = d[0] | (d[1] << 8)
             if status == Status.STALLED or done != len(chunk) // nbytes:
@@ -216,10 +211,10 @@ class Device:
         f = cfg.formats
         img = stream_image(q)
         wb = self.info()["w_bytes"]
-        self._send(Cmd.SEND_W, _to_bytes(img, wb, max(f["weight"].bits, f["bias"].bits),
+        self._send(Cmd.SEND_W, _to_bytes(img, wb, max(f.weight.bits, f.bias.bits),
                                          "parameter word"), wb, False, True)
         status = self.read_reg("STATUS")
-        if status & 2:
+        if status & StatusBit.PROTOCOL_ERROR:
             raise DriverError("the core flagged the parameter load (STATUS.PROTOCOL_ERROR)")
 
     def load_bundle(self, path):
@@ -240,7 +235,7 @@ class Device:
             body = d[1:]
             for i in range(0, len(body), hb):
                 out.append(int.from_bytes(body[i:i + hb], "little", signed=True))
-            if d[0] & FLAG_LAST:
+            if d[0] & Flag.LAST:
                 break
             if len(out) >= hidden_size:
                 raise ProtocolError(f"h vector longer than hidden_size = {hidden_size} "

@@ -1,4 +1,5 @@
-"""The UART bridge byte protocol (host side and the constants the RTL bridge uses).
+"""The UART bridge byte protocol, host side: framing and decoding. The constants, commands,
+statuses and CRC-8 are defined in ``golden.interface`` (which the RTL bridge reads too).
 
 Every exchange is one request frame from the host and one response frame from the board::
 
@@ -38,57 +39,25 @@ host has not read it): the rest of the frame is not sent and the host can resend
 
 from __future__ import annotations
 
-__all__ = ["SYNC_REQUEST", "SYNC_RESPONSE", "VERSION", "MAX_PAYLOAD", "Cmd", "Status",
-           "FLAG_LAST", "FLAG_FIRST", "crc8", "encode_request", "encode_response",
-           "FrameDecoder", "ProtocolError"]
+from golden.interface import (MAX_PAYLOAD, STATUS_MEANING, SYNC_REQUEST, SYNC_RESPONSE, VERSION,
+                              Cmd, Flag, crc8)
+from golden.interface import BridgeStatus as Status
 
-SYNC_REQUEST = 0xA5
-SYNC_RESPONSE = 0x5A
-VERSION = 1
-MAX_PAYLOAD = 2047                 # the board's frame buffer is 2048 bytes
-FLAG_LAST, FLAG_FIRST = 1, 2
-
-
-class Cmd:
-    INFO, READ_REG, WRITE_REG, SEND_X, SEND_W, RECV_H = range(6)
-    NAMES = {0: "INFO", 1: "READ_REG", 2: "WRITE_REG", 3: "SEND_X", 4: "SEND_W", 5: "RECV_H"}
-
-
-class Status:
-    OK, BAD_CRC, BAD_CMD, BAD_LEN, SLVERR, STALLED, FRAME_TIMEOUT = range(7)
-    NAMES = {0: "OK", 1: "BAD_CRC", 2: "BAD_CMD", 3: "BAD_LEN", 4: "SLVERR", 5: "STALLED",
-             6: "FRAME_TIMEOUT"}
-    MEANING = {
-        1: "the request arrived corrupted (CRC mismatch) and was not executed",
-        2: "unknown command code; not executed",
-        3: "payload length not allowed for this command; not executed",
-        4: "the register address is not mapped (AXI4-Lite SLVERR)",
-        5: "the core stopped accepting stream elements (stall timeout)",
-        6: "the request stopped arriving mid-frame and was dropped",
-    }
+__all__ = ["SYNC_REQUEST", "SYNC_RESPONSE", "VERSION", "MAX_PAYLOAD", "Cmd", "Status", "Flag",
+           "STATUS_MEANING", "crc8", "encode_request", "encode_response", "FrameDecoder",
+           "ProtocolError", "name_of"]
 
 
 class ProtocolError(RuntimeError):
     """A response that does not follow the protocol (bad sync, CRC or length)."""
 
 
-def _crc8_table():
-    table = []
-    for b in range(256):
-        c = b
-        for _ in range(8):
-            c = ((c << 1) ^ 0x07) & 0xFF if c & 0x80 else (c << 1) & 0xFF
-        table.append(c)
-    return table
-
-
-_CRC8 = _crc8_table()
-
-
-def crc8(data, crc=0):
-    for b in bytes(data):
-        crc = _CRC8[crc ^ b]
-    return crc
+def name_of(enum, code):
+    """``Cmd`` / ``Status`` name of a received code, or the number when it is not one."""
+    try:
+        return enum(code).name
+    except ValueError:
+        return f"{enum.__name__.lower()} {code}"
 
 
 def _frame(sync, code, payload):

@@ -18,7 +18,7 @@ import pytest
 from golden.config import Config
 from golden.fixed import Format
 from golden.params import save_quant_npz
-from rtl.generate import generate
+from flow.generate import generate
 from sim.cases import BUILD, ROOT, fingerprint, is_current, prepare_board_case, run_cocotb
 from sim.scenario import random_params
 

@@ -8,6 +8,7 @@ import pytest
 
 from golden import cycles
 from golden.bundle import load_bundle
+from golden.interface import Reg
 from golden.model import GoldenLSTM
 from sim import soak
 from sim.bench import bpc_of, prepare_model
@@ -63,12 +64,12 @@ def test_ptb_model_through_the_default_configuration():
     from train.data import ptb_chars
     ids = ptb_chars()[1]["test"][:PTB_CHARS + 1]
     xs = np.zeros((PTB_CHARS, cfg.input_size), dtype=np.int32)
-    xs[np.arange(PTB_CHARS), ids[:-1]] = 1 << cfg.formats["input"].frac
+    xs[np.arange(PTB_CHARS), ids[:-1]] = 1 << cfg.formats.input.frac
     want = GoldenLSTM(cfg, b.q).run_fast(xs, theta=b.theta_raw)[0]
     exe = build(verilog, cfg.name)
     for sparse, n in ((1, PTB_CHARS), (0, 20)):
         cmd = Commands.for_manifest(cfg, manifest).reset()
-        cmd.wr(0x14, b.theta_raw).wr(0x10, sparse)
+        cmd.wr(Reg.THRESHOLD, b.theta_raw).wr(Reg.CTRL, sparse)
         cmd.xfile(soak.BUILD / f"ptb_x{sparse}.bin", xs[:n], stepwise=True)
         res = run(exe, cmd, soak.BUILD / "runs" / f"ptb{sparse}")
         got = res.h.reshape(-1, cfg.hidden_size)

@@ -30,7 +30,7 @@ from golden import cycles
 from golden.fixed import dequantize, quantize
 from golden.model import GoldenLSTM
 
-from golden.bundle import Bundle, BundleError, load_bundle
+from golden.bundle import Bundle, BundleError, load_bundle, update_metrics
 from .data import DataError, mnist_5k, ptb_chars
 from .model import SparseLSTM
 
@@ -110,7 +110,7 @@ def _bpc(logits, targets):
 
 def one_hot_inputs(cfg, ids):
     xs = np.zeros((len(ids), cfg.input_size), dtype=np.int64)
-    xs[np.arange(len(ids)), ids] = 1 << cfg.formats["input"].frac
+    xs[np.arange(len(ids)), ids] = 1 << cfg.formats.input.frac
     return xs
 
 
@@ -130,7 +130,7 @@ def ptb_golden(b: Bundle, ids, theta_raw=None, chunk=20000):
         xs = one_hot_inputs(cfg, seg)
         hs, cs = g.run_fast(xs, theta=theta_raw, h0=h, c0=c)
         h, c = hs[-1], cs[-1]
-        hf = dequantize(hs, cfg.formats["state"])
+        hf = dequantize(hs, cfg.formats.state)
         logits = hf @ b.readout_w.T + b.readout_b
         nll_bits += _bpc(logits, ids[s + 1:s + 1 + len(seg)]) * len(seg)
         zeros += int((hs == 0).sum())
@@ -172,9 +172,9 @@ def mnist_golden(b: Bundle, x, y, theta_raw=None):
     correct, zeros, sparse_c, dense_c, ideal = 0, 0, 0, 0, 0
     unit_zeros = np.zeros(cfg.hidden_size, dtype=np.int64)
     for img, label in zip(x, y):
-        xs = quantize(img, cfg.formats["input"], name="image")[0]
+        xs = quantize(img, cfg.formats.input, name="image")[0]
         hs, _ = g.run_fast(xs, theta=theta_raw)
-        logits = dequantize(hs[-1], cfg.formats["state"]) @ b.readout_w.T + b.readout_b
+        logits = dequantize(hs[-1], cfg.formats.state) @ b.readout_w.T + b.readout_b
         correct += int(np.argmax(logits) == label)
         zeros += int((hs == 0).sum())
         unit_zeros += (hs == 0).sum(axis=0)
@@ -351,6 +351,27 @@ def load_bundles(args):
     return out
 
 
+def record_metrics(bundles, report, full):
+    """The test-set figures into each evaluated bundle's ``model.json`` (``metrics``), so that
+    a bundle says how good it is; only from a whole-test-set evaluation."""
+    if not full:
+        return
+    keys = {"ptb": ("bpc", "sparsity", "speedup", "chars"),
+            "mnist": ("accuracy", "sparsity", "speedup", "images")}
+    for data, r in report.items():
+        golden = {k: r["golden"][k] for k in keys[data] if k in r["golden"]}
+        update_metrics(bundles[data].path, {
+            "test_set": "full", "golden_fixed_point": golden,
+            "float": {k: v for k, v in r["float"].items() if k in keys[data]},
+            "theta": r["theta"], "command": "make eval"})
+        dense = bundles.get(f"{data}_dense")
+        if dense is not None and "dense_float_baseline" in r:
+            update_metrics(dense.path, {
+                "test_set": "full", "command": "make eval",
+                "float": {k: v for k, v in r["dense_float_baseline"].items()
+                          if k in keys[data]}})
+
+
 def evaluate(args):
     out = Path(args.out)
     bundles = load_bundles(args)
@@ -371,7 +392,7 @@ def evaluate(args):
         sweep_ids = splits["test"][:args.sweep_chars]
         rows = []
         for th in SWEEP:
-            gr = ptb_golden(b, sweep_ids, int(round(th * b.cfg.formats["state"].scale)))
+            gr = ptb_golden(b, sweep_ids, int(round(th * b.cfg.formats.state.scale)))
             rows.append({"theta": th, "bpc": gr["bpc"], "sparsity": gr["sparsity"],
                          "speedup": gr["speedup"], "mean_nnz": gr["mean_nnz"]})
             print(f"ptb theta {th:.2f}: bpc {gr['bpc']:.4f} sparsity {gr['sparsity']:.3f} "
@@ -395,7 +416,7 @@ def evaluate(args):
             r["accuracy_gap"] = r["golden"]["accuracy"] - r["dense_float_baseline"]["accuracy"]
         rows = []
         for th in SWEEP:
-            gr = mnist_golden(b, xte, yte, int(round(th * b.cfg.formats["state"].scale)))
+            gr = mnist_golden(b, xte, yte, int(round(th * b.cfg.formats.state.scale)))
             rows.append({"theta": th, "accuracy": gr["accuracy"], "sparsity": gr["sparsity"],
                          "speedup": gr["speedup"]})
             print(f"mnist theta {th:.2f}: accuracy {gr['accuracy']:.4f} sparsity "
@@ -412,6 +433,7 @@ def evaluate(args):
         out / "training_curves.png")
     (out / "accuracy.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "accuracy.md").write_text(markdown(report, curves=curves))
+    record_metrics(bundles, report, full=not args.limit and not args.mnist_limit)
     print((out / "accuracy.md").read_text())
     return report
 

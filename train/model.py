@@ -1,4 +1,4 @@
-"""An LSTM with hidden-state pruning in the forward pass (SPEC section 1), in PyTorch.
+"""An LSTM with hidden-state pruning in the forward pass (docs/contract.md section 1), in PyTorch.
 
 ``h = o * tanh(c)`` is set to exactly 0 where ``|h| < theta``. ``prune_grad`` chooses the
 gradient of the pruning: ``"ste"`` (default) passes it straight through (as if the pruning
@@ -13,7 +13,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["SparseLSTM", "fake_quant"]
+from golden.layout import N_GATES
+
+__all__ = ["SparseLSTM", "fake_quant", "load_float_params"]
 
 
 def fake_quant(x, fmt):
@@ -45,8 +47,8 @@ class SparseLSTM(nn.Module):
         b = self.lstm.bias_ih_l0 + self.lstm.bias_hh_l0
         if self.quant is not None:
             f = self.quant.formats
-            w_ih, w_hh = fake_quant(w_ih, f["weight"]), fake_quant(w_hh, f["weight"])
-            b = fake_quant(b, f["bias"])
+            w_ih, w_hh = fake_quant(w_ih, f.weight), fake_quant(w_hh, f.weight)
+            b = fake_quant(b, f.bias)
         return w_ih, w_hh, b
 
     def forward(self, inputs, state=None, return_pre=False):
@@ -58,7 +60,7 @@ class SparseLSTM(nn.Module):
             xw = nn.functional.embedding(inputs, w_ih.t())           # one-hot x
         else:
             if self.quant is not None:
-                inputs = fake_quant(inputs, self.quant.formats["input"])
+                inputs = fake_quant(inputs, self.quant.formats.input)
             xw = inputs @ w_ih.t()
         B, T = xw.shape[:2]
         if state is None:
@@ -70,13 +72,13 @@ class SparseLSTM(nn.Module):
         xw_t = xw.unbind(1)               # one backward node, not one (B, T, 4H) zero-fill per step
         for t in range(T):
             a = torch.addmm(xw_t[t] + b, h, w_hh.t())
-            i, f, g, o = a.chunk(4, dim=1)
+            i, f, g, o = a.chunk(N_GATES, dim=1)
             c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
             if self.quant is not None:
-                c = fake_quant(c, self.quant.formats["cell"])
+                c = fake_quant(c, self.quant.formats.cell)
             h_pre = torch.sigmoid(o) * torch.tanh(c)
             if self.quant is not None:
-                h_pre = fake_quant(h_pre, self.quant.formats["state"])
+                h_pre = fake_quant(h_pre, self.quant.formats.state)
             if self.theta > 0:
                 keep = (h_pre.abs() >= self.theta).to(h_pre.dtype)
                 if self.prune_grad == "zero":
@@ -90,3 +92,19 @@ class SparseLSTM(nn.Module):
                 pres.append(h_pre)
         h_all = torch.stack(hs, dim=1)
         return h_all, (h, c), (torch.stack(pres, dim=1) if return_pre else None)
+
+
+def load_float_params(model, bundle):
+    """Copies a model bundle's float LSTM parameters and read-out into ``model`` (the start of
+    a sparse fine-tuning from a dense baseline). The bundle's single bias goes to ``bias_ih``."""
+    fp = bundle.float_params
+    with torch.no_grad():
+        for dst, src in ((model.lstm.weight_ih_l0, fp.w_ih), (model.lstm.weight_hh_l0, fp.w_hh),
+                         (model.lstm.bias_ih_l0, fp.b), (model.out.weight, bundle.readout_w),
+                         (model.out.bias, bundle.readout_b)):
+            if tuple(dst.shape) != src.shape:
+                raise ValueError(f"model bundle {str(bundle.path)!r}: a parameter of shape "
+                                 f"{src.shape} does not fit this model's {tuple(dst.shape)}")
+            dst.copy_(torch.from_numpy(src).to(dst.dtype))
+        model.lstm.bias_hh_l0.zero_()
+    return model

@@ -46,7 +46,14 @@
 
 namespace {
 
-constexpr uint32_t REG_STATUS = 0x18, REG_CYCLES_LO = 0x20, REG_CYCLES_HI = 0x24;
+// Register offsets and the STATUS.BUSY mask come from golden/interface.py as -D definitions
+// (sim/harness.py passes them), so that the register map is written down once.
+#if !defined(SKL_REG_STATUS) || !defined(SKL_REG_CYCLES_LO) || !defined(SKL_REG_CYCLES_HI) || \
+    !defined(SKL_STATUS_BUSY)
+#error "build through sim/harness.py, which defines SKL_REG_* and SKL_STATUS_BUSY"
+#endif
+constexpr uint32_t REG_STATUS = SKL_REG_STATUS, REG_CYCLES_LO = SKL_REG_CYCLES_LO,
+                   REG_CYCLES_HI = SKL_REG_CYCLES_HI, STATUS_BUSY = SKL_STATUS_BUSY;
 
 struct Beat {
     uint32_t data;
@@ -129,7 +136,7 @@ public:
         uint64_t start = cycle_;
         for (;;) {
             uint32_t resp;
-            if (!(read(REG_STATUS, &resp) & 1)) return;
+            if (!(read(REG_STATUS, &resp) & STATUS_BUSY)) return;
             if (cycle_ - start > timeout_) throw Fault{"timeout in idle (STATUS.BUSY stays 1)"};
         }
     }

@@ -16,7 +16,7 @@ def test_default_config_file_matches_defaults():
 def test_partial_config_takes_defaults():
     cfg = config_from_dict({"input_size": 3, "hidden_size": 8, "lanes": 2,
                             "formats": {"weight": {"bits": 6, "frac": 4}}})
-    assert cfg.formats["weight"] == Format(6, 4) and cfg.formats["state"] == Format(16, 12)
+    assert cfg.formats.weight == Format(6, 4) and cfg.formats.state == Format(16, 12)
 
 
 @pytest.mark.parametrize("data,msg", [
@@ -45,6 +45,13 @@ def test_partial_config_takes_defaults():
 ])
 def test_invalid_configs_name_field_value_and_range(data, msg):
     with pytest.raises(ConfigError, match=msg):
+        config_from_dict({"input_size": 50, "hidden_size": 256, **data})
+
+
+@pytest.mark.parametrize("data,missing", [({}, "input_size"), ({"input_size": 3}, "hidden_size"),
+                                          ({"hidden_size": 8, "lanes": 2}, "input_size")])
+def test_required_keys(data, missing):
+    with pytest.raises(ConfigError, match=f"config field '{missing}' is missing: it is required"):
         config_from_dict(data)
 
 

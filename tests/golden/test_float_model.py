@@ -1,4 +1,4 @@
-"""Float reference == torch.nn.LSTM, and the pruning semantics of SPEC section 1."""
+"""Float reference == torch.nn.LSTM, and the pruning semantics of docs/contract.md section 1."""
 
 import numpy as np
 import pytest

@@ -33,7 +33,7 @@ SMALL = [Config(input_size=3, hidden_size=8, lanes=2),
 def test_sparse_and_dense_orders_give_identical_bits(rng, cfg):
     g = GoldenLSTM(cfg, quantize_params(random_params(rng, cfg), cfg))
     xs = sparse_inputs(rng, cfg, 12)
-    theta = 1 << (cfg.formats["state"].frac - 3)     # prune |h| < 1/8: a sparse state
+    theta = 1 << (cfg.formats.state.frac - 3)     # prune |h| < 1/8: a sparse state
     sp = g.trace(xs, theta=theta, sparse=True)
     de = g.trace(xs, theta=theta, sparse=False)
     assert any(len(s.visited) < cfg.columns for s in sp)          # something was skipped
@@ -67,8 +67,8 @@ def test_fixed_point_tracks_float_over_200_steps(rng):
     g = GoldenLSTM(cfg, q)
     xs = quantize_inputs(cfg, rng.uniform(-1, 1, (200, cfg.input_size)))[0]
     hs, _ = g.run_fast(xs)
-    hf, _ = lstm_float(q.to_float(cfg), dequantize(xs, cfg.formats["input"]))
-    err = np.abs(dequantize(hs, cfg.formats["state"]) - hf)
+    hf, _ = lstm_float(q.to_float(cfg), dequantize(xs, cfg.formats.input))
+    err = np.abs(dequantize(hs, cfg.formats.state) - hf)
     print(f"max {err.max():.2e} mean {err.mean():.2e}")
     assert err.max() <= 2 ** -7 and err.mean() <= 2 ** -10
 

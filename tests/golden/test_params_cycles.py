@@ -67,7 +67,7 @@ def test_npz_roundtrip_and_errors(tmp_path):
     with pytest.raises(ParamError, match="has no array 'weight_hh'"):
         from_npz(tmp_path / "bad.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(ParamError, match="cannot read weights file"):
+    with pytest.raises(ParamError, match="weights file .* is not an .npz archive"):
         from_npz(tmp_path / "junk.npz")
     q = quantize_params(a, TINY)
     save_quant_npz(tmp_path / "q.npz", q)

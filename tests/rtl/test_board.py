@@ -11,7 +11,8 @@ from rtl.uart import divisor_for
 from sim.scenario import random_params, random_sequences
 from sim.uart_sim import SimulatedUART
 from skiplstm import Device, DeviceError, DeviceTimeout
-from skiplstm.protocol import Cmd, FrameDecoder, Status, crc8, encode_request
+from golden.interface import crc8
+from skiplstm.protocol import Cmd, FrameDecoder, Status, encode_request
 
 CFG = Config(input_size=3, hidden_size=8, lanes=2)
 
@@ -55,7 +56,7 @@ def test_identify_registers_and_sequences_bit_exact(rng):
     for sparse in (1, 0):
         dev.write_reg("CTRL", sparse | 4)                 # mode, clear counters
         xs = random_sequences(rng, CFG, [4], 0.6)[0]
-        hs = dev.run(xs, input_bits=CFG.formats["input"].bits)
+        hs = dev.run(xs, input_bits=CFG.formats.input.bits)
         want, _ = golden.run(xs, theta=40)
         assert np.array_equal(hs, want)
         c = dev.counters()

@@ -11,7 +11,7 @@ from golden.config import Config
 from rtl.index_list import IndexList
 from rtl.issue import ColumnIssue
 from rtl.lane import Lane
-from rtl.top import lane_images
+from golden.layout import lane_images
 from sim.scenario import Scenario, random_params, random_sequences, to_unsigned
 
 
@@ -31,7 +31,7 @@ def issue_harness(cfg):
 
 def run_issue(cfg, x, h_prev, sparse, fresh=False):
     m, il, issue = issue_harness(cfg)
-    N, hb = cfg.lanes, cfg.formats["state"].bits
+    N, hb = cfg.lanes, cfg.formats.state.bits
     got = []
 
     async def bench(ctx):

@@ -3,8 +3,11 @@
 import numpy as np
 
 from golden.config import Config
+from golden.interface import StatusBit
 from sim.amaranth_tb import TopBench
 from sim.scenario import Scenario, random_params, random_sequences, x_beats
+
+PERR = StatusBit.PROTOCOL_ERROR
 
 CFG = Config(input_size=3, hidden_size=8, lanes=2)
 
@@ -27,12 +30,12 @@ def test_short_and_long_x_vectors_are_dropped_and_flagged(rng):
         await tb.send_w(ctx, sc.weight_beats())
         await tb.send_x_beats(ctx, [(5, False, True), (7, True, False)])        # short: 2 of 3
         status.append(await tb.read(ctx, "STATUS"))
-        await tb.write(ctx, "STATUS", 0b10)                                     # W1C
+        await tb.write(ctx, "STATUS", PERR)                                     # W1C
         status.append(await tb.read(ctx, "STATUS"))
         await tb.send_x_beats(ctx, [(1, False, True), (2, False, False), (3, False, False),
                                     (4, False, False), (5, True, False)])       # long: 5 beats
         status.append(await tb.read(ctx, "STATUS"))
-        await tb.write(ctx, "STATUS", 0b10)
+        await tb.write(ctx, "STATUS", PERR)
         for s in sc.sequences:                                                 # resynchronised
             await tb.send_sequence(ctx, s)
         await tb.wait_h(ctx, 4 * CFG.H)
@@ -41,7 +44,7 @@ def test_short_and_long_x_vectors_are_dropped_and_flagged(rng):
         status.append(await tb.read(ctx, "STEPS"))
 
     tb.run(main)
-    assert status == [0b10, 0, 0b10, 0, 4]           # no step ran for the malformed vectors
+    assert status == [PERR, 0, PERR, 0, 4]           # no step ran for the malformed vectors
     np.testing.assert_array_equal(h_values(tb), np.concatenate(want))
 
 
@@ -58,7 +61,7 @@ def test_x_value_not_sign_extended_is_flagged(rng):
         status.append(await tb.read(ctx, "STATUS"))
 
     tb.run(main)
-    assert status[0] & 0b10
+    assert status[0] & PERR
 
 
 def test_short_and_long_parameter_loads_are_flagged_then_reload_works(rng):
@@ -70,17 +73,17 @@ def test_short_and_long_parameter_loads_are_flagged_then_reload_works(rng):
     async def main(tb, ctx):
         await tb.send_w(ctx, beats[:10])                              # short load
         status.append(await tb.read(ctx, "STATUS"))
-        await tb.write(ctx, "STATUS", 0b10)
+        await tb.write(ctx, "STATUS", PERR)
         await tb.send_w(ctx, beats + [0, 0, 0], last_at=len(beats) + 2)   # long load
         status.append(await tb.read(ctx, "STATUS"))
-        await tb.write(ctx, "STATUS", 0b10)
+        await tb.write(ctx, "STATUS", PERR)
         await tb.send_w(ctx, beats)                                   # a good load
         status.append(await tb.read(ctx, "STATUS"))
         await tb.send_sequence(ctx, sc.sequences[0])
         await tb.wait_h(ctx, 2 * CFG.H)
 
     tb.run(main)
-    assert status == [0b10, 0b10, 0]
+    assert status == [PERR, PERR, 0]
     np.testing.assert_array_equal(h_values(tb), want[0])
 
 
@@ -96,7 +99,7 @@ def test_parameter_value_outside_weight_format_is_flagged(rng):
         status.append(await tb.read(ctx, "STATUS"))
 
     tb.run(main)
-    assert status == [0b10]
+    assert status == [PERR]
 
 
 def test_complete_load_clears_state(rng):

@@ -7,7 +7,7 @@ import pytest
 from golden import cycles
 from golden.config import Config
 from golden.fixed import Format
-from rtl.regs import ARCH_BAKED, ID_VALUE
+from golden.interface import ARCH_BAKED, ID_VALUE, Resp
 from rtl.top import SkipLSTM
 from sim.amaranth_tb import TopBench
 from sim.scenario import Scenario, random_params, random_sequences, x_beats
@@ -64,7 +64,7 @@ def test_top_bit_exact_and_cycle_exact(rng, name, sparse):
     cfg = CONFIGS[name]
     seqs = random_sequences(rng, cfg, [4, 3], density=0.6) + \
         random_sequences(rng, cfg, [3], density=0.0)        # all-zero inputs
-    theta = 1 << (cfg.formats["state"].frac - 3)             # prune |h| < 1/8
+    theta = 1 << (cfg.formats.state.frac - 3)             # prune |h| < 1/8
     sc = Scenario(cfg, random_params(rng, cfg), seqs, theta=theta, sparse=sparse)
     want_h, want_counters = sc.expected()
     tb, out = run_scenario(sc)
@@ -118,7 +118,7 @@ def test_registers():
     assert got["CTRL"] == 1                     # SPARSE resets to 1
     assert got["THRESHOLD"] == 0 and got["STATUS"] == 0 and got["CYCLES_LO"] == 0
     assert got["unmapped_read"] == ("SLVERR", 0)
-    assert got["unmapped_write"] == 0b10
+    assert got["unmapped_write"] == Resp.SLVERR
     assert got["ro_write"] == 0 and got["ID_after"] == ID_VALUE
     assert got["THRESHOLD_after"] == 0x1234 and got["CTRL_after"] == 0
 
