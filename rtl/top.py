@@ -115,7 +115,9 @@ class SkipLSTM(wiring.Component):
         room = fifo.level <= 2 * hg - hg
         start = Signal(name="start")
         m.d.comb += start.eq(~busy & il.rd_x_full & ~loader.active & ~self.s_axis_w_tvalid & room)
-        fresh_now = il.rd_x_fresh | pending_clear | regs.clear_state
+        # a sequence start: tuser, CLEAR_STATE (now or since the last step), or a complete
+        # parameter load (now: a waiting x_t may start in the cycle ``loaded`` pulses)
+        fresh_now = il.rd_x_fresh | pending_clear | regs.clear_state | loader.loaded
         nnz_now = Mux(regs.sparse, il.rd_x_nnz + Mux(fresh_now, 0, il.next_h_nnz), cfg.columns)
         m.d.comb += [
             il.start.eq(start), issue.start.eq(start), issue.sparse.eq(regs.sparse),
@@ -129,7 +131,7 @@ class SkipLSTM(wiring.Component):
         with m.If(start):
             m.d.sync += [busy.eq(1), fresh.eq(fresh_now), theta.eq(regs.theta),
                          step_nnz.eq(nnz_now), pending_clear.eq(0)]
-        with m.If(regs.clear_state & ~start | loader.loaded):
+        with m.If((regs.clear_state | loader.loaded) & ~start):
             m.d.sync += pending_clear.eq(1)
 
         for lane in lanes:

@@ -121,6 +121,30 @@ def test_complete_load_clears_state(rng):
     np.testing.assert_array_equal(h_values(tb), np.concatenate([want[0], want[0]]))
 
 
+def test_complete_load_clears_state_of_a_waiting_step(rng):
+    """x_t arrives whole while a load is under way: the step that starts as the load
+    completes (the next cycle) starts from zero state, and the one after it does not."""
+    sc, want = setup(rng, 1)
+    seq = sc.sequences[0]
+    tb = TopBench(CFG)
+    beats = sc.weight_beats()
+
+    async def main(tb, ctx):
+        await tb.send_w(ctx, beats)
+        await tb.send_sequence(ctx, seq)
+        await tb.wait_h(ctx, 2 * CFG.H)
+        await tb.wait_idle(ctx)
+        await tb.send_w(ctx, beats[:-1], last_at=len(beats))       # all but the last beat
+        no_user = [(v, last, False) for v, last, _ in x_beats(seq)]
+        await tb.send_x_beats(ctx, no_user[:CFG.X])                 # x_0 waits for the load
+        await tb.send_w(ctx, beats[-1:])
+        await tb.send_x_beats(ctx, no_user[CFG.X:])
+        await tb.wait_h(ctx, 4 * CFG.H)
+
+    tb.run(main)
+    np.testing.assert_array_equal(h_values(tb), np.concatenate([want[0], want[0]]))
+
+
 def test_reset_in_the_middle_of_a_stream(rng):
     sc, want = setup(rng, 1)
     tb = TopBench(CFG)
