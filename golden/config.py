@@ -94,6 +94,9 @@ class Config:
     name : top-level Verilog module name.
     input_size, hidden_size : X and H of the LSTM layer.
     lanes : N, multiply-accumulate lanes; lane k owns hidden units k, k+N, ...
+    cell_units : P, shared activation / cell-update units (each takes one row result per
+        cycle); a row then takes at least ``min_columns = N / P`` cycles. Default (None):
+        ``max(1, N // 16)``, so that ``min_columns = min(N, 16)``.
     formats : the user formats (:class:`Formats`; a mapping of them is converted).
     act_input : format of a gate pre-activation at the sigmoid/tanh input.
     gate : format of sigmoid/tanh outputs.
@@ -103,7 +106,8 @@ class Config:
     name: str = "skiplstm"
     input_size: int = 50
     hidden_size: int = 256
-    lanes: int = 16
+    lanes: int = 64
+    cell_units: int | None = None
     formats: Formats = field(default_factory=Formats)
     act_input: Format = Format(15, 10)
     gate: Format = Format(16, 14)
@@ -112,6 +116,9 @@ class Config:
     def __post_init__(self):
         if isinstance(self.formats, Mapping):
             object.__setattr__(self, "formats", Formats.from_mapping(self.formats))
+        if self.cell_units is None and isinstance(self.lanes, int) \
+                and not isinstance(self.lanes, bool):
+            object.__setattr__(self, "cell_units", max(1, self.lanes // 16))
         self.validate()
 
     # -- derived quantities -------------------------------------------------------------
@@ -127,6 +134,11 @@ class Config:
     @property
     def N(self):
         return self.lanes
+
+    @property
+    def min_columns(self):
+        """m: the fewest cycles a gate row takes (the P shared units drain N row results)."""
+        return self.lanes // self.cell_units
 
     @property
     def columns(self):
@@ -183,13 +195,17 @@ class Config:
     def to_dict(self):
         return {
             "name": self.name, "input_size": self.input_size, "hidden_size": self.hidden_size,
-            "lanes": self.lanes,
+            "lanes": self.lanes, "cell_units": self.cell_units,
             "formats": self.formats.to_dict(),
             "internal": {"act_input": self.act_input.to_dict(), "gate": self.gate.to_dict(),
                          "act_segments": self.act_segments},
         }
 
     def replace(self, **changes):
+        """A copy with ``changes``; a new lane count without ``cell_units`` takes the default
+        number of cell units for it."""
+        if "lanes" in changes and "cell_units" not in changes:
+            changes["cell_units"] = None
         return dataclasses.replace(self, **changes)
 
     # -- validation -----------------------------------------------------------------------
@@ -209,6 +225,11 @@ class Config:
             divisors = [d for d in range(1, self.hidden_size + 1) if self.hidden_size % d == 0]
             _fail("lanes", n, f"must divide hidden_size={self.hidden_size} (lanes own whole "
                               f"hidden units); allowed: {divisors}")
+        p = _as_int("cell_units", self.cell_units)
+        if not 1 <= p <= n or n % p:
+            divisors = [d for d in range(1, n + 1) if n % d == 0]
+            _fail("cell_units", p, f"must divide lanes={n} (each unit serves N/P lanes); "
+                                   f"allowed: {divisors}")
         if not isinstance(self.formats, Formats):
             _fail("formats", self.formats, "must be a table of the formats "
                                            f"{list(_USER_FORMATS)}")
@@ -257,7 +278,7 @@ def config_from_dict(data: dict) -> Config:
     """Build a validated :class:`Config` from the TOML structure (missing keys take defaults)."""
     if not isinstance(data, dict):
         _fail("<root>", data, "must be a table")
-    known = {"name", "input_size", "hidden_size", "lanes", "formats", "internal"}
+    known = {"name", "input_size", "hidden_size", "lanes", "cell_units", "formats", "internal"}
     unknown = sorted(set(data) - known)
     if unknown:
         _fail(unknown[0], data[unknown[0]], f"unknown key; allowed keys: {sorted(known)}")
@@ -266,7 +287,8 @@ def config_from_dict(data: dict) -> Config:
             raise ConfigError(f"config field '{key}' is missing: it is required (an integer in "
                               f"[1, 4096]; {_MEANING[key]}); the keys given are {sorted(data)}")
     default = Config()
-    kwargs = {k: data[k] for k in ("name", "input_size", "hidden_size", "lanes") if k in data}
+    kwargs = {k: data[k] for k in ("name", "input_size", "hidden_size", "lanes", "cell_units")
+              if k in data}
     fmts = dict(default.formats.items())
     user = data.get("formats", {})
     if not isinstance(user, dict):

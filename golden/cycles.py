@@ -1,37 +1,43 @@
-"""Cycle model of the accelerator (docs/contract.md section 6), exact for the RTL's CYCLES counter.
+"""Cycle model of the accelerator (docs/contract.md section 6), exact for the RTL's CYCLES
+counter.
 
 CYCLES counts the cycles from the one after a step's start to the one that writes its last
-h group. A step starts when its whole x_t has arrived, the previous step has finished, and the h output
-buffer has room for H elements; from then on it never stalls. Each lane computes
-``R = G H / N`` gate rows (``golden.layout``, G = 4 gates) one after the other; a row visits the step's ``nnz_t`` columns, one
-per cycle, back to back (a step with no nonzero column still spends one cycle per row, to add
-the bias). After the last column the pipeline drains in ``L`` cycles::
+h group. A step starts when its whole x_t has arrived, the previous step has finished, and
+the h output buffer has room for H elements; from then on it never stalls. Each of the N
+multiply-accumulate lanes computes ``R = G H / N`` gate rows (``golden.layout``, G = 4 gates)
+one after the other; a row visits the step's ``nnz_t`` columns, one per cycle, back to back
+(a step with no nonzero column still spends one cycle per row, to add the bias). The P shared
+activation / cell-update units take the N row results of a row P per cycle, so a row lasts at
+least ``m = N / P`` cycles (``min_columns``): a row with fewer columns waits before its first
+column. After the last row the pipeline drains in ``L`` cycles::
 
-    T_step = R * max(nnz_t, 1) + L
+    T_step = R * max(nnz_t, m, 1) + L
     nnz_t  = nnz(x_t) + nnz(h_{t-1})  (sparse; h part 0 on the first step of a sequence)
            = X + H                    (dense)
 
-``L`` (``PIPELINE_LATENCY``) is the sum of the RTL pipeline stages after column issue:
+``L`` is the sum of the RTL pipeline stages after the last column (``stages(cfg)``):
 
-=============  ======  ==========================================================
-stage          cycles  what
-=============  ======  ==========================================================
-prefetch       2       entries 0 and 1 of the step's nonzero-index lists loaded
-issue          1       column registered at the column-issue unit
-fetch          4       column registered in each lane; weight, bias and v-element
-                       memory reads; weight-bank outputs registered; bank selected
-multiply       1       registered product
-accumulate     1       accumulator (bias + sum), row done
-round          1       accumulator -> activation input, round half up, saturate
-activation     5       table read, table word register, slope x offset, interpolate,
-                       tanh fix-up
-cell           3       f*c and i*g; exact sum; one rounding, saturate, c written
-round_c        1       c -> activation input
-tanh           5       tanh(c), as above
-output         5       o*tanh(c); round and saturate; compare with theta; prune; the h
-                       group of the N lanes registered; written to the h buffer, the
-                       index list and the output FIFO as the step ends
-=============  ======  ==========================================================
+=============  ========  ========================================================
+stage          cycles    what
+=============  ========  ========================================================
+prefetch       2         entries 0 and 1 of the step's nonzero-index lists loaded
+issue          1         column registered at the column-issue unit
+fetch          4         column registered in each lane; weight, bias and v-element
+                         memory reads; weight-bank outputs registered; bank selected
+multiply       1         registered product
+accumulate     1         accumulator (bias + sum), row done
+drain          N/P       the N row results latched, then handed to the P cell units,
+                         P per cycle (the last ones N/P cycles after the row ends)
+round          1         accumulator -> activation input, round half up, saturate
+activation     5         table read, table word register, slope x offset, interpolate,
+                         tanh fix-up
+cell           3         f*c and i*g; exact sum; one rounding, saturate, c written
+round_c        1         c -> activation input
+tanh           5         tanh(c), as above
+output         5         o*tanh(c); round and saturate; compare with theta; prune;
+                         the N h values of the unit group gathered; written to the h
+                         buffer, the index list and the output FIFO
+=============  ========  ========================================================
 
 Throughput bounds outside a step (not counted in CYCLES): x arrives one element per beat
 (X beats per step) and h leaves one element per beat (H beats per step).
@@ -43,18 +49,26 @@ import numpy as np
 
 from .config import Config
 
-__all__ = ["PIPELINE_LATENCY", "STAGES", "step_cycles", "nnz_per_step", "cycle_model",
-           "describe"]
+__all__ = ["stages", "latency", "step_cycles", "nnz_per_step", "cycle_model", "describe"]
 
-STAGES = {"prefetch": 2, "issue": 1, "fetch": 4, "multiply": 1, "accumulate": 1, "round": 1, "activation": 5, "cell": 3,
-          "round_c": 1, "tanh": 5, "output": 5}
-PIPELINE_LATENCY = sum(STAGES.values())
+_FIXED = {"prefetch": 2, "issue": 1, "fetch": 4, "multiply": 1, "accumulate": 1}
+_CELL = {"round": 1, "activation": 5, "cell": 3, "round_c": 1, "tanh": 5, "output": 5}
+
+
+def stages(cfg: Config):
+    """The pipeline stages after the last column of a step, in cycles."""
+    return {**_FIXED, "drain": cfg.min_columns, **_CELL}
+
+
+def latency(cfg: Config):
+    """L: cycles of a step beyond ``R * max(nnz, m, 1)``."""
+    return sum(stages(cfg).values())
 
 
 def step_cycles(cfg: Config, nnz):
     """Cycles of steps with ``nnz`` visited columns (scalar or array)."""
     nnz = np.asarray(nnz, dtype=np.int64)
-    return cfg.rows_per_lane * np.maximum(nnz, 1) + PIPELINE_LATENCY
+    return cfg.rows_per_lane * np.maximum(nnz, max(cfg.min_columns, 1)) + latency(cfg)
 
 
 def nnz_per_step(cfg: Config, xs, hs, sparse=True):
@@ -79,14 +93,17 @@ def cycle_model(cfg: Config, xs, hs, sparse=True):
 def describe(cfg: Config):
     """The constants and the formula, for the manifest."""
     R = cfg.rows_per_lane
+    dense = int(step_cycles(cfg, cfg.columns))
     return {
-        "L": PIPELINE_LATENCY,
-        "stages": dict(STAGES),
+        "L": latency(cfg),
+        "min_columns": cfg.min_columns,
+        "stages": stages(cfg),
         "rows_per_lane": R,
-        "formula": "T_step = ceil(4H/N) * max(nnz_t, 1) + L cycles, counted from step start "
-                   "to the last h_t element written; nnz_t = nonzero elements of "
+        "cell_units": cfg.cell_units,
+        "formula": "T_step = (4H/N) * max(nnz_t, min_columns, 1) + L cycles, counted from "
+                   "step start to the last h_t group written; nnz_t = nonzero elements of "
                    "[x_t ; h_{t-1}] in sparse mode (h part 0 on a sequence's first step), "
-                   "X + H in dense mode",
-        "dense_step_cycles": int(step_cycles(cfg, cfg.columns)),
-        "dense_lane_utilisation": R * cfg.columns / int(step_cycles(cfg, cfg.columns)),
+                   "X + H in dense mode; min_columns = N / cell_units",
+        "dense_step_cycles": dense,
+        "dense_lane_utilisation": R * cfg.columns / dense,
     }

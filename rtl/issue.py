@@ -25,7 +25,9 @@ class ColumnIssue(wiring.Component):
     x entries then the h entries (sparse: the nonzero-index lists; dense: every group with
     every valid bit). The mask of the current entry is consumed lowest bit first, so a column
     costs exactly one cycle and a zero none. A step without any nonzero column issues one
-    null column per row (value forced to 0) so that each row still adds its bias.
+    null column per row (value forced to 0) so that each row still adds its bias. Each row
+    starts after ``pad`` idle cycles (the top sets it so that a row lasts at least
+    ``min_columns`` cycles, the time the shared cell units take to drain a row's results).
 
     Timing: the list entry after the current one is prefetched into a register, and the
     first two entries of the step are kept to restart each row, so the one-column-per-cycle
@@ -35,7 +37,7 @@ class ColumnIssue(wiring.Component):
 
     Members
     -------
-    start, sparse, fresh, n_x, n_h : latched at ``start``.
+    start, sparse, fresh, n_x, n_h, pad : latched at ``start``.
     x_index / x_entry, h_index / h_entry : list reads (combinational, from ``IndexList``).
     issue_valid, issue_first, issue_last, issue_addr, issue_row : the column, to the lanes.
     v_en, v_kind, v_group, v_bit, v_zero : the element read, to ``IndexList``.
@@ -56,6 +58,7 @@ class ColumnIssue(wiring.Component):
         super().__init__({
             "start": In(1), "sparse": In(1), "fresh": In(1),
             "n_x": In(range(self.xg + 1)), "n_h": In(range(self.hg + 1)),
+            "pad": In(range(cfg.min_columns + 1)),
             "x_index": Out(range(max(self.xg, 1))), "x_entry": In(entry_layout(cfg, self.xg)),
             "h_index": Out(range(max(self.hg, 1))), "h_entry": In(entry_layout(cfg, self.hg)),
             "issue_valid": Out(1), "issue_first": Out(1), "issue_last": Out(1),
@@ -80,6 +83,8 @@ class ColumnIssue(wiring.Component):
         rowbase = Signal(self.addr_width, name="rowbase")
         row_first = Signal(name="row_first")
         phase = Signal(2, name="phase")                         # 0 idle, 1/2 load, 3 run
+        pad = Signal.like(self.pad, name="pad_r")
+        wait = Signal.like(self.pad, name="wait")               # idle cycles before a row
 
         # List pointer of the next entry to fetch: entry index, x / h list index, x side
         rp = Signal(range(xg + hg + 2), name="rp")
@@ -136,6 +141,7 @@ class ColumnIssue(wiring.Component):
                 n_x.eq(n_x0), n_last.eq(n_tot - 1), null.eq(n_tot == 0),
                 row.eq(0), rowbase.eq(0), row_first.eq(1),
                 rp.eq(0), xp.eq(0), hp.eq(0), rp_x.eq(n_x0 != 0),
+                pad.eq(self.pad), wait.eq(self.pad),
             ]
         with m.Elif(phase == 1):
             m.d.sync += copy(cur, fetched) + copy(e0, fetched) + advance() + [phase.eq(2)]
@@ -144,6 +150,8 @@ class ColumnIssue(wiring.Component):
             m.d.sync += [rp2.eq(rp + 1), rp2_x.eq(rp_x & (xp + 1 != n_x)),
                          xp2.eq(Mux(rp_x & (xp + 1 != n_x), xp + 1, xp)),
                          hp2.eq(Mux(rp_x, hp, hp + 1))]
+        with m.Elif((phase == 3) & (wait != 0)):
+            m.d.sync += wait.eq(wait - 1)
         with m.Elif(phase == 3):
             m.d.sync += [
                 self.issue_valid.eq(1), self.issue_first.eq(row_first),
@@ -157,7 +165,7 @@ class ColumnIssue(wiring.Component):
             with m.If(row_done):
                 m.d.sync += copy(cur, e0) + copy(nxt, e1) + [
                     rp.eq(rp2), xp.eq(xp2), hp.eq(hp2), rp_x.eq(rp2_x),
-                    row.eq(row + 1), rowbase.eq(rowbase + C), row_first.eq(1)]
+                    row.eq(row + 1), rowbase.eq(rowbase + C), row_first.eq(1), wait.eq(pad)]
                 with m.If(row == R - 1):
                     m.d.sync += phase.eq(0)
             with m.Elif(entry_done):

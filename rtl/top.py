@@ -1,12 +1,13 @@
 """The ``skiplstm`` top: AXI4-Stream x / h / parameter ports, AXI4-Lite registers."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from golden.layout import lane_images
 
+from .cell import CellUnit
 from .fixedpoint import sign_extends
 from .index_list import IndexList
 from .issue import ColumnIssue
@@ -54,8 +55,13 @@ class SkipLSTM(wiring.Component):
         }
         super().__init__({**ports, **self._axil})
 
-    #: Cycles of a step beyond ``rows_per_lane * max(nnz, 1)`` (the cycle model's L).
-    latency = ColumnIssue.ISSUE_LATENCY + Lane.latency + 1       # + the h-group register
+    @staticmethod
+    def latency(cfg):
+        """Cycles of a step beyond ``rows_per_lane * max(nnz, min_columns, 1)`` (the cycle
+        model's L): issue, lane, the N row results handed to the cell units P per cycle
+        (latched, then N/P cycles), cell unit, the gathered h group written."""
+        return (ColumnIssue.ISSUE_LATENCY + Lane.latency + cfg.min_columns + CellUnit.latency
+                + 1)
 
     def elaborate(self, platform):
         m = Module()
@@ -63,6 +69,7 @@ class SkipLSTM(wiring.Component):
         f = cfg.formats
         N, X, H = cfg.lanes, cfg.input_size, cfg.hidden_size
         hg, hb = cfg.h_groups, f.state.bits
+        P, S = cfg.cell_units, cfg.min_columns           # cell units; slots (lanes) per unit
 
         # Submodules
         m.submodules.regs = regs = Registers(cfg, baked=self.params is not None)
@@ -76,6 +83,11 @@ class SkipLSTM(wiring.Component):
             lane = Lane(cfg, *images[k])
             m.submodules[f"lane{k}"] = lane
             lanes.append(lane)
+        cells = []
+        for p in range(P):
+            cell = CellUnit(cfg)
+            m.submodules[f"cell{p}"] = cell
+            cells.append(cell)
 
         for name, member in self._axil.items():
             if member.flow == In:
@@ -119,10 +131,13 @@ class SkipLSTM(wiring.Component):
         # parameter load (now: a waiting x_t may start in the cycle ``loaded`` pulses)
         fresh_now = il.rd_x_fresh | pending_clear | regs.clear_state | loader.loaded
         nnz_now = Mux(regs.sparse, il.rd_x_nnz + Mux(fresh_now, 0, il.next_h_nnz), cfg.columns)
+        # a row lasts at least min_columns cycles: the idle cycles before each row
+        cols_now = Mux(nnz_now == 0, 1, nnz_now)
+        pad_now = Mux(cols_now < S, S - cols_now, 0) if S > 1 else 0
         m.d.comb += [
             il.start.eq(start), issue.start.eq(start), issue.sparse.eq(regs.sparse),
             issue.fresh.eq(fresh_now), issue.n_x.eq(il.rd_x_entries),
-            issue.n_h.eq(il.next_h_entries),
+            issue.n_h.eq(il.next_h_entries), issue.pad.eq(pad_now),
             il.x_index.eq(issue.x_index), issue.x_entry.eq(il.x_entry),
             il.h_index.eq(issue.h_index), issue.h_entry.eq(il.h_entry),
             il.v_en.eq(issue.v_en), il.v_kind.eq(issue.v_kind), il.v_group.eq(issue.v_group),
@@ -137,20 +152,54 @@ class SkipLSTM(wiring.Component):
         for lane in lanes:
             m.d.comb += [
                 lane.issue_valid.eq(issue.issue_valid), lane.issue_first.eq(issue.issue_first),
-                lane.issue_last.eq(issue.issue_last), lane.issue_addr.eq(issue.issue_addr),
+                lane.issue_addr.eq(issue.issue_addr),
                 lane.issue_row.eq(issue.issue_row), lane.value.eq(il.v_data),
-                lane.fresh.eq(fresh), lane.theta.eq(theta),
             ]
 
-        # h_t: all lanes deliver a group of N units together
-        # (registered here: it gathers the outputs of lanes spread over the whole device)
+        # Row results: all lanes finish a row together; the N accumulators are latched and
+        # handed to the cell units P per cycle: in cycle s after the latch, unit p takes lane
+        # P s + p (slot s). A row lasts at least S = N / P cycles, so the buffer is free again
+        # when the next row ends.
+        accs = [Signal(signed(cfg.accumulator.bits), name=f"accbuf{k}") for k in range(N)]
+        acc_row = Signal(lanes[0].row_width, name="accbuf_row")
+        next_row = Signal(range(max(cfg.rows_per_lane, 2)), name="next_row")  # rows in order
+        slot = Signal(range(max(S, 2)), name="accbuf_slot")
+        draining = Signal(name="accbuf_draining")
+        row_done = issue.issue_valid & issue.issue_last       # the lanes hold it Lane.latency
+        for n in range(Lane.latency):                         # cycles later
+            later = Signal(name=f"row_done{n + 1}")
+            m.d.sync += later.eq(row_done)
+            row_done = later
+        with m.If(start):
+            m.d.sync += next_row.eq(0)
+        with m.Elif(row_done):
+            m.d.sync += next_row.eq(next_row + 1)
+        with m.If(row_done):
+            m.d.sync += [a.eq(lane.acc) for a, lane in zip(accs, lanes)]
+            m.d.sync += [acc_row.eq(next_row), slot.eq(0), draining.eq(1)]
+        with m.Elif(draining):
+            m.d.sync += [accs[k].eq(accs[k + P]) for k in range(N - P)]
+            m.d.sync += slot.eq(slot + 1)
+            with m.If(slot == S - 1):
+                m.d.sync += draining.eq(0)
+        for p, cell in enumerate(cells):
+            m.d.comb += [cell.i_valid.eq(draining), cell.i_acc.eq(accs[p]),
+                         cell.i_row.eq(acc_row), cell.i_slot.eq(slot),
+                         cell.fresh.eq(fresh), cell.theta.eq(theta)]
+
+        # h_t: the cell units deliver a unit group P values per cycle, slot by slot; the
+        # group is gathered in a shift register and written whole after its last slot
         h_row = Signal(N * hb, name="h_row")
+        h_mask = Signal(N, name="h_mask")
         h_valid = Signal(name="h_valid")
         h_group = Signal(range(max(hg, 2)), name="h_group")
-        h_mask = Signal(N, name="h_mask")
-        m.d.sync += [h_row.eq(Cat(lane.h_data for lane in lanes)), h_valid.eq(lanes[0].h_valid),
-                     h_mask.eq(Cat(lane.h_nz for lane in lanes)),
-                     h_group.eq(lanes[0].h_unit)]
+        with m.If(cells[0].h_valid):
+            new_h = Cat(cell.h_data for cell in cells)
+            new_nz = Cat(cell.h_nz for cell in cells)
+            m.d.sync += [h_row.eq(Cat(h_row[P * hb:], new_h) if S > 1 else new_h),
+                         h_mask.eq(Cat(h_mask[P:], new_nz) if S > 1 else new_nz)]
+        m.d.sync += [h_valid.eq(cells[0].h_valid & (cells[0].h_slot == S - 1)),
+                     h_group.eq(cells[0].h_unit)]
         step_done = h_valid & (h_group == hg - 1)
         m.d.comb += [
             il.h_we.eq(h_valid), il.h_group.eq(h_group), il.h_row.eq(h_row), il.h_mask.eq(h_mask),

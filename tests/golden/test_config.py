@@ -9,7 +9,8 @@ from golden.fixed import Format
 def test_default_config_file_matches_defaults():
     cfg = load_config()
     assert cfg == Config()
-    assert (cfg.X, cfg.H, cfg.N, cfg.rows_per_lane) == (50, 256, 16, 64)
+    assert (cfg.X, cfg.H, cfg.N, cfg.rows_per_lane) == (50, 256, 64, 16)
+    assert (cfg.cell_units, cfg.min_columns) == (4, 16)
     assert cfg.accumulator == Format(32, 18)
 
 
@@ -24,6 +25,8 @@ def test_partial_config_takes_defaults():
     ({"input_size": -3}, r"'input_size' = -3 is invalid"),
     ({"input_size": 2.5}, r"'input_size' = 2.5 is invalid: must be an integer"),
     ({"lanes": 0}, r"'lanes' = 0 is invalid: must be in \[1, hidden_size=256\]"),
+    ({"lanes": 8, "cell_units": 3}, r"'cell_units' = 3 is invalid: must divide lanes=8 .*"
+                                    r"allowed: \[1, 2, 4, 8\]"),
     ({"lanes": 300}, r"'lanes' = 300 is invalid"),
     ({"lanes": 24}, r"'lanes' = 24 is invalid: must divide hidden_size=256 .*allowed: "
                     r"\[1, 2, 4, 8, 16, 32, 64, 128, 256\]"),

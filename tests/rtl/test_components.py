@@ -1,6 +1,6 @@
 """Per-component tests in the Amaranth simulator, bit-exact against golden: the nonzero-index
-unit with the column issue (which columns, in which order, with which values) and one lane
-(weights, MAC, activations, cell update, pruning)."""
+unit with the column issue (which columns, in which order, with which values), one lane
+(weights, multiply-accumulate) and one cell unit (activations, cell update, pruning)."""
 
 import numpy as np
 import pytest
@@ -10,8 +10,9 @@ from amaranth.sim import Simulator
 from golden.config import Config
 from rtl.index_list import IndexList
 from rtl.issue import ColumnIssue
+from golden.layout import lane_images, lane_rows
+from rtl.cell import CellUnit
 from rtl.lane import Lane
-from golden.layout import lane_images
 from sim.scenario import Scenario, random_params, random_sequences, to_unsigned
 
 
@@ -115,23 +116,21 @@ def test_issue_fresh_step_ignores_stale_h(rng):
 @pytest.mark.parametrize("cfg", [Config(input_size=3, hidden_size=8, lanes=2),
                                  Config(input_size=4, hidden_size=4, lanes=4)],
                          ids=lambda c: f"X{c.X}H{c.H}N{c.N}")
-def test_lane_matches_golden_units(rng, cfg):
+def test_lane_matches_golden_accumulators(rng, cfg):
     k = cfg.lanes - 1
     sc = Scenario(cfg, random_params(rng, cfg), [])
     w, b = lane_images(cfg, sc.params)[k]
     lane = Lane(cfg, w, b)
     xs = random_sequences(rng, cfg, [3], 0.7)[0]
-    theta = 200
-    trace = sc.golden.trace(xs, theta=theta)
-    got = []
+    trace = sc.golden.trace(xs, theta=200)
+    got, done_at = [], set()
 
     async def bench(ctx):
-        ctx.set(lane.theta, theta)
         h_prev = np.zeros(cfg.H, dtype=np.int64)
         prev = []
+        cycle = 0
         for t, st in enumerate(trace):
-            ctx.set(lane.fresh, t == 0)
-            v = sc.golden.vector(xs[t], h_prev)
+            v = sc.golden.vector(xs[t], h_prev if t else h_prev * 0)
             cols = st.visited
             if len(cols) == 0:                    # as the column issue does: a null column
                 cols, v = [0], np.zeros_like(v)
@@ -139,31 +138,86 @@ def test_lane_matches_golden_units(rng, cfg):
                 for i, c in enumerate(cols):
                     ctx.set(lane.issue_valid, 1)
                     ctx.set(lane.issue_first, i == 0)
-                    ctx.set(lane.issue_last, i == len(cols) - 1)
                     ctx.set(lane.issue_addr, r * cfg.columns + int(c))
                     ctx.set(lane.issue_row, r)
+                    if i == len(cols) - 1:            # the row's result, Lane.latency later
+                        done_at.add(cycle + 1 + Lane.latency)
                     await ctx.tick()
+                    cycle += 1
                     if len(prev) == 2:
                         ctx.set(lane.value, prev.pop(0))  # value arrives three cycles later
                     prev.append(int(v[c]))
             ctx.set(lane.issue_valid, 0)
             while prev:
                 await ctx.tick()
+                cycle += 1
                 ctx.set(lane.value, prev.pop(0))
             for _ in range(Lane.latency + 2):
                 await ctx.tick()
+                cycle += 1
             h_prev = st.h
 
     async def collect(ctx):
-        async for _, _, valid, data, unit in ctx.tick().sample(lane.h_valid, lane.h_data,
-                                                                lane.h_unit):
-            if valid:
-                got.append((unit, data))
+        t = 0
+        async for _, _, acc in ctx.tick().sample(lane.acc):
+            t += 1
+            if t in done_at:
+                got.append(acc)
 
     sim = Simulator(lane)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.add_process(collect)
     sim.run()
-    want = [(j, int(st.h[k + cfg.lanes * j])) for st in trace for j in range(cfg.h_groups)]
+    rows = lane_rows(cfg, k)
+    want = [int(st.acc[rows[r]]) for st in trace for r in range(cfg.rows_per_lane)]
+    assert got == want
+
+
+@pytest.mark.parametrize("cfg,p", [(Config(input_size=3, hidden_size=8, lanes=4, cell_units=2), 1),
+                                   (Config(input_size=5, hidden_size=12, lanes=6, cell_units=2), 0),
+                                   (Config(input_size=2, hidden_size=4, lanes=1), 0)],
+                         ids=lambda c: f"X{c.X}H{c.H}N{c.N}P{c.cell_units}" if hasattr(c, "X")
+                         else f"unit{c}")
+def test_cell_unit_matches_golden(rng, cfg, p):
+    """Cell unit p fed the golden accumulators of its lanes P s + p, slot by slot, row by
+    row, gives the golden h of units N j + P s + p."""
+    sc = Scenario(cfg, random_params(rng, cfg), [])
+    xs = random_sequences(rng, cfg, [4], 0.6)[0]
+    theta = 150
+    trace = sc.golden.trace(xs, theta=theta)
+    P, S, N = cfg.cell_units, cfg.min_columns, cfg.lanes
+    cell = CellUnit(cfg)
+    got = []
+
+    async def bench(ctx):
+        ctx.set(cell.theta, theta)
+        for t, st in enumerate(trace):
+            ctx.set(cell.fresh, t == 0)
+            for r in range(cfg.rows_per_lane):
+                for s in range(S):
+                    k = P * s + p
+                    ctx.set(cell.i_valid, 1)
+                    ctx.set(cell.i_acc, int(st.acc[lane_rows(cfg, k)[r]]))
+                    ctx.set(cell.i_row, r)
+                    ctx.set(cell.i_slot, s)
+                    await ctx.tick()
+                ctx.set(cell.i_valid, 0)
+                await ctx.tick()                  # rows need not be back to back
+            for _ in range(CellUnit.latency + 2):
+                await ctx.tick()
+
+    async def collect(ctx):
+        async for _, _, valid, data, unit, slot in ctx.tick().sample(
+                cell.h_valid, cell.h_data, cell.h_unit, cell.h_slot):
+            if valid:
+                got.append((unit, slot, data))
+
+    sim = Simulator(cell)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.add_process(collect)
+    sim.run()
+    want = [(j, s, int(st.h[N * j + P * s + p])) for st in trace
+            for j in range(cfg.h_groups) for s in range(S)]
     assert got == want

@@ -35,7 +35,8 @@ def test_manifest_contract(small_build):
     for fmt in ("accumulator", "act_input", "gate", "vector", "product", "cell", "state"):
         assert set(man["formats"][fmt]) == {"bits", "frac"}
     assert man["registers"] == REGISTERS and man["registers"]["SKIPPED"] == 0x30
-    assert man["cycle_model"]["L"] == cycles.PIPELINE_LATENCY
+    assert man["cycle_model"]["L"] == cycles.latency(SMALL)
+    assert man["cycle_model"]["min_columns"] == SMALL.min_columns == 2
     assert "formula" in man["cycle_model"]
     ports = man["ports"]
     assert ports["clk"] == ports["rst"] == 1

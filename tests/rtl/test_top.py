@@ -17,6 +17,9 @@ CONFIGS = {
     "X3H8N1": Config(input_size=3, hidden_size=8, lanes=1),
     "X3H8N8": Config(input_size=3, hidden_size=8, lanes=8),
     "X1H6N3": Config(input_size=1, hidden_size=6, lanes=3),
+    "X5H12N6P2": Config(input_size=5, hidden_size=12, lanes=6, cell_units=2),   # m = 3
+    "X2H8N8P8": Config(input_size=2, hidden_size=8, lanes=8, cell_units=8),     # m = 1
+    "X3H32N16P4": Config(input_size=3, hidden_size=32, lanes=16, cell_units=4),  # m = 4
     "X7H12N4-narrow": Config(input_size=7, hidden_size=12, lanes=4, formats={
         "input": Format(8, 7), "weight": Format(4, 2), "bias": Format(8, 4),
         "state": Format(8, 6), "cell": Format(10, 6)}),
@@ -178,8 +181,10 @@ def test_threshold_and_mode_change_between_sequences(rng):
     assert out == want_c
 
 
-def test_elaboration_latency_matches_cycle_model():
-    assert SkipLSTM.latency == cycles.PIPELINE_LATENCY
+@pytest.mark.parametrize("cfg", [Config(), Config(input_size=3, hidden_size=8, lanes=2),
+                                 Config(input_size=3, hidden_size=8, lanes=8, cell_units=2)])
+def test_elaboration_latency_matches_cycle_model(cfg):
+    assert SkipLSTM.latency(cfg) == cycles.latency(cfg)
 
 
 def test_weight_memory_split_into_banks_loads_and_reads(rng):

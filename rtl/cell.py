@@ -1,0 +1,180 @@
+"""A shared cell unit: activation of the gate rows and the LSTM cell update, for N/P lanes."""
+
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from golden.layout import GATE_ACTIVATION, GATES, N_GATES
+
+from .activation import Activation
+from .fixedpoint import rescale, round_half_up, saturate
+
+__all__ = ["CellUnit", "GATE_BITS"]
+
+# A local row is G j + q (``golden.layout``): with G a power of two, its low bits are the gate.
+assert N_GATES & (N_GATES - 1) == 0, "local rows split into unit and gate bits"
+GATE_BITS = (N_GATES - 1).bit_length()
+I, F, G, O = (GATES.index(name) for name in ("i", "f", "g", "o"))
+assert [GATE_ACTIVATION[g] for g in GATES].count("tanh") == 1
+assert O == N_GATES - 1, "the cell update follows a unit's last gate row, o"
+
+
+class CellUnit(wiring.Component):
+    """Serves the lanes ``k = P s + p`` (slot ``s = 0 .. N/P - 1``) of one of the P units.
+
+    Takes one row result per cycle: rounds the accumulator to the activation input, applies
+    sigmoid (i, f, o) or tanh (g), keeps i, f, g of each slot, and on the o row of a unit
+    computes ``c = f c + i g`` (one rounding), ``h~ = o tanh(c)``, and prunes ``|h~| < theta``
+    to 0. The cell state of unit ``u = N j + P s + p`` lives here, at address (j, s).
+
+    Parameters
+    ----------
+    cfg : golden ``Config``.
+
+    Members
+    -------
+    i_valid, i_acc, i_row, i_slot : a row result (accumulator format), its local row and slot.
+    fresh : the step starts a sequence (c_{t-1} = 0); theta : pruning threshold. Both are
+        constant while a step runs.
+    h_valid, h_data, h_nz, h_slot, h_unit : pruned h of slot ``h_slot``, unit group
+        ``h_unit``, and whether it is nonzero; ``latency`` cycles after the o row's input.
+    """
+
+    #: round, activation, cell (3), round, tanh(c), output (4)
+    latency = 1 + Activation.latency + 3 + 1 + Activation.latency + 4
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        f = cfg.formats
+        self.slots = cfg.min_columns
+        self.slot_width = ceil_log2(max(self.slots, 2))
+        self.row_width = ceil_log2(max(cfg.rows_per_lane, N_GATES))
+        self.unit_width = max(self.row_width - GATE_BITS, 1)
+        super().__init__({
+            "i_valid": In(1), "i_acc": In(signed(cfg.accumulator.bits)),
+            "i_row": In(self.row_width), "i_slot": In(self.slot_width),
+            "fresh": In(1), "theta": In(unsigned(f.state.bits)),
+            "h_valid": Out(1), "h_data": Out(signed(f.state.bits)), "h_nz": Out(1),
+            "h_slot": Out(self.slot_width), "h_unit": Out(self.unit_width),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        f = cfg.formats
+        gf, cf = cfg.gate.frac, f.cell.frac
+        pf = cfg.product.frac
+        sw, uw = self.slot_width, self.unit_width
+        gate_s = signed(cfg.gate.bits)
+
+        # Round half up and saturate to the activation input
+        pre = Signal(signed(cfg.act_input.bits), name="pre")
+        v_pre = Signal(name="v_pre")
+        row_pre = Signal(self.row_width, name="row_pre")
+        slot_pre = Signal(sw, name="slot_pre")
+        m.d.sync += [pre.eq(rescale(self.i_acc, pf, cfg.act_input)), v_pre.eq(self.i_valid),
+                     row_pre.eq(self.i_row), slot_pre.eq(self.i_slot)]
+
+        # Gate activation: sigmoid for i, f, o; tanh for g
+        tag_w = self.row_width + sw
+        m.submodules.gate_act = gate_act = Activation(cfg.act_input, cfg.gate, cfg.act_segments,
+                                                      tag_width=tag_w)
+        m.d.comb += [gate_act.i_valid.eq(v_pre), gate_act.i_data.eq(pre),
+                     gate_act.i_tanh.eq(row_pre[:GATE_BITS] == G),
+                     gate_act.i_tag.eq(Cat(row_pre, slot_pre))]
+        y = gate_act.o_data
+        q = gate_act.o_tag[:GATE_BITS]
+        j = gate_act.o_tag[GATE_BITS:self.row_width] if self.row_width > GATE_BITS else 0
+        slot = gate_act.o_tag[self.row_width:]
+
+        # The cell state of (unit group j, slot s); read for the o row so that the data
+        # arrives with the activation result (the address goes through the same delay)
+        cmem = Memory(shape=signed(f.cell.bits), depth=cfg.h_groups << sw, init=[])
+        m.submodules.cmem = cmem
+        c_rd, c_wr = cmem.read_port(), cmem.write_port()
+        addr = Cat(slot_pre, row_pre[GATE_BITS:]) if self.row_width > GATE_BITS else slot_pre
+        for n in range(Activation.latency - 1):
+            nxt = Signal(len(c_rd.addr), name=f"c_addr{n}")
+            m.d.sync += nxt.eq(addr)
+            addr = nxt
+        m.d.comb += c_rd.addr.eq(addr)
+
+        # Cell update, stage A: keep i, f, g per slot; on o form f*c and i*g. c_{t-1} = 0 at
+        # a sequence start: f is stored as 0 instead, so the multiplier sees only registers.
+        gi = Array(Signal(gate_s, name=f"i_s{s}") for s in range(self.slots))
+        gf_ = Array(Signal(gate_s, name=f"f_s{s}") for s in range(self.slots))
+        gg = Array(Signal(gate_s, name=f"g_s{s}") for s in range(self.slots))
+        fc8 = Signal(signed(cfg.gate.bits + f.cell.bits), name="fc8")
+        ig8 = Signal(signed(2 * cfg.gate.bits), name="ig8")
+        o8 = Signal(gate_s, name="o8")
+        v8 = Signal(name="v8")
+        j8 = Signal(uw, name="j8")
+        s8 = Signal(sw, name="s8")
+        m.d.sync += v8.eq(0)
+        with m.If(gate_act.o_valid):
+            with m.Switch(q):
+                with m.Case(I):
+                    m.d.sync += gi[slot].eq(y)
+                with m.Case(F):
+                    m.d.sync += gf_[slot].eq(Mux(self.fresh, 0, y))
+                with m.Case(G):
+                    m.d.sync += gg[slot].eq(y)
+                with m.Case(O):
+                    m.d.sync += [fc8.eq(gf_[slot] * c_rd.data), ig8.eq(gi[slot] * gg[slot]),
+                                 o8.eq(y), v8.eq(1), j8.eq(j), s8.eq(slot)]
+
+        # Stage B: exact sum; stage C: one rounding, saturate, write back
+        Fw = max(gf + cf, 2 * gf)
+        s = (fc8 << (Fw - gf - cf)) + (ig8 << (Fw - 2 * gf))
+        s8b = Signal(signed(len(s)), name="s8b")
+        o8b = Signal(gate_s, name="o8b")
+        v8b = Signal(name="v8b")
+        j8b, s8b_slot = Signal(uw, name="j8b"), Signal(sw, name="s8b_slot")
+        m.d.sync += [s8b.eq(s), o8b.eq(o8), v8b.eq(v8), j8b.eq(j8), s8b_slot.eq(s8)]
+        c_new = saturate(round_half_up(s8b, Fw - cf), f.cell.bits)
+        c9 = Signal(signed(f.cell.bits), name="c9")
+        o9 = Signal(gate_s, name="o9")
+        v9 = Signal(name="v9")
+        j9, s9 = Signal(uw, name="j9"), Signal(sw, name="s9")
+        waddr = Cat(s9, j9) if self.row_width > GATE_BITS else s9
+        m.d.comb += [c_wr.en.eq(v9), c_wr.addr.eq(waddr), c_wr.data.eq(c9)]   # from registers
+        m.d.sync += [c9.eq(c_new), o9.eq(o8b), v9.eq(v8b), j9.eq(j8b), s9.eq(s8b_slot)]
+
+        # tanh(c): round/saturate to the activation input, then the second activation unit
+        tc10 = Signal(signed(cfg.act_input.bits), name="tc10")
+        v10 = Signal(name="v10")
+        tag10 = Signal(gate_s.width + uw + sw, name="tag10")
+        m.d.sync += [tc10.eq(rescale(c9, cf, cfg.act_input)), v10.eq(v9),
+                     tag10.eq(Cat(o9, j9, s9))]
+        m.submodules.cell_act = cell_act = Activation(
+            cfg.act_input, cfg.gate, cfg.act_segments, tag_width=len(tag10))
+        m.d.comb += [cell_act.i_valid.eq(v10), cell_act.i_data.eq(tc10), cell_act.i_tanh.eq(1),
+                     cell_act.i_tag.eq(tag10)]
+
+        # Output: h~ = o * tanh(c), round, saturate, prune
+        tag13 = cell_act.o_tag
+        o13 = tag13[:gate_s.width].as_signed()
+        hp14 = Signal(signed(2 * cfg.gate.bits), name="hp14")
+        v14 = Signal(name="v14")
+        js14 = Signal(uw + sw, name="js14")
+        m.d.sync += [hp14.eq(o13 * cell_act.o_data), v14.eq(cell_act.o_valid),
+                     js14.eq(tag13[gate_s.width:])]
+        h15 = Signal(signed(f.state.bits), name="h15")
+        v15 = Signal(name="v15")
+        js15 = Signal(uw + sw, name="js15")
+        m.d.sync += [h15.eq(rescale(hp14, 2 * gf, f.state)), v15.eq(v14), js15.eq(js14)]
+        # |h| < theta as two comparisons against registered +-theta (no negation of h)
+        theta_r = Signal(unsigned(f.state.bits), name="theta_r")
+        neg_theta = Signal(signed(f.state.bits + 1), name="neg_theta")
+        m.d.sync += [theta_r.eq(self.theta), neg_theta.eq(-self.theta)]
+        h16, small16 = Signal(signed(f.state.bits), name="h16"), Signal(name="small16")
+        v16 = Signal(name="v16")
+        js16 = Signal(uw + sw, name="js16")
+        m.d.sync += [h16.eq(h15), small16.eq((h15 < theta_r) & (h15 > neg_theta)),
+                     v16.eq(v15), js16.eq(js15)]
+        m.d.sync += [self.h_data.eq(Mux(small16, 0, h16)), self.h_valid.eq(v16),
+                     self.h_unit.eq(js16[:uw]), self.h_slot.eq(js16[uw:]),
+                     self.h_nz.eq(~small16 & (h16 != 0))]
+        return m
