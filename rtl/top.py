@@ -30,6 +30,8 @@ class SkipLSTM(wiring.Component):
     ----------
     cfg : golden ``Config``.
     params : optional golden ``QuantParams`` baked into the memories (ARCH bit 16 set).
+    target : ``"generic"`` (portable Verilog) or ``"ecp5"`` (lane multipliers and weight
+        block RAMs as ECP5 primitives with their registers; ``rtl.primitives``).
 
     Step scheduling: a step starts when its x_t has fully arrived, no step is in flight, no
     parameter load is under way (a waiting parameter beat wins over a step start), and the h
@@ -37,9 +39,10 @@ class SkipLSTM(wiring.Component):
     ``golden.cycles``. ``rst`` clears state, buffers and counters; parameters survive it.
     """
 
-    def __init__(self, cfg, params=None):
+    def __init__(self, cfg, params=None, target="generic"):
         self.cfg = cfg
         self.params = params
+        self.target = target
         f = cfg.formats
         self.x_width = stream_width(f.input.bits)
         self.h_width = stream_width(f.state.bits)
@@ -80,7 +83,7 @@ class SkipLSTM(wiring.Component):
         images = lane_images(cfg, self.params) if self.params is not None else [(None, None)] * N
         lanes = []
         for k in range(N):
-            lane = Lane(cfg, *images[k])
+            lane = Lane(cfg, *images[k], target=self.target)
             m.submodules[f"lane{k}"] = lane
             lanes.append(lane)
         cells = []

@@ -55,14 +55,17 @@ def _interface_defines():
             "SKL_REG_CYCLES_HI": Reg.CYCLES_HI, "SKL_STATUS_BUSY": StatusBit.BUSY}
 
 
-def build(verilog, top, waves=False, quiet=True):
-    """Compiles the harness for ``verilog`` (top module ``top``); returns the executable.
-    Cached by the hash of the Verilog, the driver source and the options."""
+def build(verilog, top, waves=False, quiet=True, extra=()):
+    """Compiles the harness for ``verilog`` (top module ``top``; ``extra`` Verilog files, e.g.
+    models of vendor primitives); returns the executable. Cached by the hash of the Verilog,
+    the driver source and the options."""
     verilog = Path(verilog)
+    extra = [Path(p) for p in extra]
     defines = " ".join(f"-D{k}={v:#x}" for k, v in _interface_defines().items())
     h = hashlib.sha256()
     for item in (verilog.read_bytes(), HARNESS_SRC.read_bytes(), top.encode(),
-                 b"waves" if waves else b"", defines.encode()):
+                 b"waves" if waves else b"", defines.encode(),
+                 *(p.read_bytes() for p in extra)):
         h.update(hashlib.sha256(item).digest())
     out = CACHE / h.hexdigest()[:16]
     exe = out / "harness"
@@ -75,7 +78,7 @@ def build(verilog, top, waves=False, quiet=True):
            "--x-initial", "fast", "--noassert", "-Wno-fatal", "-Wno-lint", "-Wno-style",
            "--top-module", top, "--prefix", "Vtop", "-Mdir", str(tmp / "obj"), "-o",
            str(tmp / "harness"), "-CFLAGS", f"-O1 -std=c++17 {defines}", *(["--trace"] if waves else []),
-           str(HARNESS_SRC), str(verilog.resolve())]
+           str(HARNESS_SRC), str(verilog.resolve()), *(str(p.resolve()) for p in extra)]
     t0 = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     (tmp / "build.log").write_text(proc.stdout + proc.stderr)

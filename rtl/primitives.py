@@ -1,0 +1,181 @@
+"""Registered multiplier and weight block RAM: portable Verilog, or ECP5 primitives.
+
+``target="generic"`` (default: Icarus, Verilator, any vendor's inference) describes both in
+plain Amaranth; ``target="ecp5"`` instantiates ``MULT18X18D`` with its input and output
+registers and ``DP16KD`` with its output register (``REGMODE OUTREG``), which Yosys does not
+pack from fabric registers. Both targets have the same latency and the same behaviour at
+every cycle; ``sim/ecp5_models.py`` writes behavioural models of the two cells so that a test
+simulates the ECP5 variant against the generic one.
+"""
+
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, ResetSignal, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+__all__ = ["TARGETS", "Multiplier", "WeightBank", "dp16kd_geometry", "dp16kd_initvals"]
+
+TARGETS = ("generic", "ecp5")
+
+
+def _check_target(obj, target):
+    if target not in TARGETS:
+        obj._MustUse__silence = True              # refused, so never elaborated
+        raise ValueError(f"target {target!r} is not supported; allowed: {list(TARGETS)}")
+    return target
+
+
+class Multiplier(wiring.Component):
+    """``p = a * b`` (signed), two cycles after ``a`` and ``b``: both inputs registered, then
+    the product registered. Every register resets to 0 with the domain.
+
+    On ``ecp5`` with both operands at most 18 bits: one ``MULT18X18D`` with
+    ``REG_INPUTA_CLK = REG_INPUTB_CLK = REG_OUTPUT_CLK = CLK0``.
+    """
+
+    latency = 2
+
+    def __init__(self, a_bits, b_bits, target="generic"):
+        self.a_bits, self.b_bits = a_bits, b_bits
+        self.target = _check_target(self, target)
+        super().__init__({"a": In(signed(a_bits)), "b": In(signed(b_bits)),
+                          "p": Out(signed(a_bits + b_bits))})
+
+    @property
+    def uses_dsp(self):
+        return self.target == "ecp5" and self.a_bits <= 18 and self.b_bits <= 18
+
+    def elaborate(self, platform):
+        m = Module()
+        if not self.uses_dsp:
+            a_r, b_r = Signal.like(self.a, name="a_r"), Signal.like(self.b, name="b_r")
+            p_r = Signal.like(self.p, name="p_r")
+            m.d.sync += [a_r.eq(self.a), b_r.eq(self.b), p_r.eq(a_r * b_r)]
+            m.d.comb += self.p.eq(p_r)
+            return m
+        a18 = Signal(signed(18), name="a18")
+        b18 = Signal(signed(18), name="b18")
+        p36 = Signal(36, name="p36")
+        m.d.comb += [a18.eq(self.a), b18.eq(self.b), self.p.eq(p36[:len(self.p)])]
+        ports = {f"i_A{n}": a18[n] for n in range(18)}
+        ports.update({f"i_B{n}": b18[n] for n in range(18)})
+        ports.update({f"i_C{n}": Const(0, 1) for n in range(18)})
+        ports.update({f"o_P{n}": p36[n] for n in range(36)})
+        m.submodules.dsp = Instance(
+            "MULT18X18D",
+            p_REG_INPUTA_CLK="CLK0", p_REG_INPUTA_CE="CE0", p_REG_INPUTA_RST="RST0",
+            p_REG_INPUTB_CLK="CLK0", p_REG_INPUTB_CE="CE0", p_REG_INPUTB_RST="RST0",
+            p_REG_OUTPUT_CLK="CLK0", p_REG_OUTPUT_CE="CE0", p_REG_OUTPUT_RST="RST0",
+            p_REG_INPUTC_CLK="NONE", p_REG_PIPELINE_CLK="NONE",
+            p_GSR="DISABLED", p_RESETMODE="SYNC", p_MULT_BYPASS="DISABLED",
+            p_SOURCEB_MODE="B_SHIFT", p_CAS_MATCH_REG="FALSE",
+            i_SIGNEDA=Const(1, 1), i_SIGNEDB=Const(1, 1),
+            i_SOURCEA=Const(0, 1), i_SOURCEB=Const(0, 1),
+            i_CLK0=ClockSignal(), i_CE0=Const(1, 1), i_RST0=ResetSignal(),
+            **ports)
+        return m
+
+
+def dp16kd_geometry(bits):
+    """``(data width, depth)`` of one DP16KD holding words of ``bits`` bits."""
+    for width, depth in ((9, 2048), (18, 1024)):
+        if bits <= width:
+            return width, depth
+    raise ValueError(f"a {bits}-bit word does not fit a DP16KD port (at most 18 bits)")
+
+
+def dp16kd_initvals(words, bits):
+    """The 64 ``INITVAL_xx`` parameters of a DP16KD whose port width holds ``bits``-bit
+    words (two's complement), from its contents ``words`` (word ``a`` at address ``a``).
+
+    The block is 1024 x 18 bits; a 9-bit word ``a`` is bits ``9 a .. 9 a + 8`` of that array
+    (the half ``a mod 2`` of 18-bit word ``a div 2``). Each INITVAL holds 16 18-bit words, one
+    every 20 bits."""
+    width, depth = dp16kd_geometry(bits)
+    if len(words) > depth:
+        raise ValueError(f"{len(words)} words do not fit one DP16KD of depth {depth}")
+    flat = 0
+    for a, w in enumerate(words):
+        flat |= (int(w) & ((1 << width) - 1)) << (a * width)
+    out = {}
+    for idx in range(64):
+        val = 0
+        for i in range(16):
+            word18 = (flat >> ((idx * 16 + i) * 18)) & ((1 << 18) - 1)
+            val |= word18 << (i * 20)
+        out[f"INITVAL_{idx:02X}"] = Const(val, 320)
+    return out
+
+
+class WeightBank(wiring.Component):
+    """One block RAM of signed words: a write port, and a read port whose data appears two
+    cycles after its address (the RAM's own read register, then an output register).
+
+    On ``ecp5``: one ``DP16KD``, port A reading with ``REGMODE_A = OUTREG``, port B writing.
+    """
+
+    latency = 2
+
+    def __init__(self, bits, depth, init=(), target="generic"):
+        self.bits, self.depth = bits, depth
+        self.init = [int(v) for v in init]
+        self.target = _check_target(self, target)
+        if self.target == "ecp5":
+            width, max_depth = dp16kd_geometry(bits)
+            if depth > max_depth:
+                self._MustUse__silence = True
+                raise ValueError(f"a bank of {depth} {bits}-bit words exceeds one DP16KD "
+                                 f"({max_depth} words of {width} bits)")
+        aw = ceil_log2(max(depth, 2))
+        super().__init__({
+            "w_en": In(1), "w_addr": In(aw), "w_data": In(signed(bits)),
+            "r_addr": In(aw), "r_data": Out(signed(bits)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        if self.target == "generic":
+            mem = Memory(shape=signed(self.bits), depth=self.depth, init=self.init)
+            m.submodules.mem = mem
+            wr, rd = mem.write_port(), mem.read_port()
+            # not reset, as the block RAM's output register is not (its value after a reset
+            # is never used)
+            out = Signal(signed(self.bits), name="out_r", reset_less=True)
+            m.d.comb += [wr.en.eq(self.w_en), wr.addr.eq(self.w_addr),
+                         wr.data.eq(self.w_data), rd.addr.eq(self.r_addr),
+                         self.r_data.eq(out)]
+            m.d.sync += out.eq(rd.data)
+            return m
+        width, depth = dp16kd_geometry(self.bits)
+        # address bits below the word address: 0 for x9; for x18, ADx1..0 are byte enables
+        low = Const(0, 3) if width == 9 else Const(0b0011, 4)
+        ra, wa = Signal(14, name="ra"), Signal(14, name="wa")
+        di, do = Signal(18, name="di"), Signal(18, name="do")
+        m.d.comb += [ra.eq(Cat(low, self.r_addr)), wa.eq(Cat(low, self.w_addr)),
+                     di.eq(self.w_data.as_unsigned()), self.r_data.eq(do[:self.bits])]
+        ports = {}
+        for n in range(14):
+            ports[f"i_ADA{n}"] = ra[n]
+            ports[f"i_ADB{n}"] = wa[n]
+        for n in range(18):
+            ports[f"i_DIA{n}"] = Const(0, 1)
+            ports[f"i_DIB{n}"] = di[n]
+            ports[f"o_DOA{n}"] = do[n]
+        for n in range(3):
+            ports[f"i_CSA{n}"] = Const(0, 1)
+            ports[f"i_CSB{n}"] = Const(0, 1)
+        m.submodules.bram = Instance(
+            "DP16KD",
+            p_DATA_WIDTH_A=width, p_DATA_WIDTH_B=width,
+            p_REGMODE_A="OUTREG", p_REGMODE_B="NOREG",
+            p_RESETMODE="SYNC", p_ASYNC_RESET_RELEASE="SYNC",
+            p_CSDECODE_A="0b000", p_CSDECODE_B="0b000",
+            p_WRITEMODE_A="NORMAL", p_WRITEMODE_B="NORMAL", p_GSR="DISABLED",
+            **{f"p_{k}": v for k, v in dp16kd_initvals(self.init, self.bits).items()},
+            i_CLKA=ClockSignal(), i_CEA=Const(1, 1), i_OCEA=Const(1, 1),
+            i_WEA=Const(0, 1), i_RSTA=Const(0, 1),
+            i_CLKB=ClockSignal(), i_CEB=Const(1, 1), i_OCEB=Const(1, 1),
+            i_WEB=self.w_en, i_RSTB=Const(0, 1),
+            **ports)
+        return m
