@@ -5,6 +5,7 @@
     skiplstm load models/ptb --port /dev/ttyUSB0
     skiplstm run --bundle models/ptb --text "the company said" --port /dev/ttyUSB0
     skiplstm run --bundle models/ptb --ptb-test 200 --check --port /dev/ttyUSB0
+    skiplstm generate model.pt --lanes 4 --out out/        (no board: Verilog from PyTorch)
 
 The connection options (``--port``, ``--baud``, ``--timeout``) go before or after the
 subcommand; ``$SKIPLSTM_PORT`` stands in for ``--port``.
@@ -112,6 +113,20 @@ def _connection(parser, suppress):
                    help="seconds to wait for each response (default 2)")
 
 
+def cmd_generate(args):
+    from .design import DesignError, from_torch
+    try:
+        design = from_torch(args.model, lanes=args.lanes, theta=args.theta, name=args.name,
+                            cell_units=args.cell_units)
+        paths = design.write(args.out, target=args.target)
+    except (DesignError, OSError) as exc:
+        print(f"skiplstm generate: error: {exc}", file=sys.stderr)
+        return 2
+    print(design.report())
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="skiplstm", description=__doc__.split("\n")[0])
     _connection(ap, suppress=False)
@@ -137,7 +152,22 @@ def main(argv=None):
     p.add_argument("--dense", action="store_true", help="dense mode (CTRL.SPARSE = 0)")
     p.add_argument("--check", action="store_true",
                    help="compare every h with the golden model, bit for bit")
+    text = ("Verilog IP from a trained PyTorch LSTM (.pt: nn.LSTM with one layer, nn.LSTMCell "
+            "or a state_dict of either): writes NAME.v, NAME.json, NAME_params.npz and "
+            "NAME_w.hex and prints the design report. Needs no board.")
+    p = sub.add_parser("generate", help=text, description=text)
+    p.add_argument("model", help=".pt file (torch.save of the module or its state_dict)")
+    p.add_argument("--lanes", type=_positive, default=4, help="MAC lanes (divide H)")
+    p.add_argument("--cell-units", type=_positive, default=None,
+                   help="shared cell units (divide lanes; default lanes // 16, at least 1)")
+    p.add_argument("--theta", type=float, default=0.0, help="pruning threshold on |h|")
+    p.add_argument("--name", default="skiplstm", help="top module name")
+    p.add_argument("--target", choices=("generic", "ecp5"), default="generic",
+                   help="generic: portable Verilog; ecp5: MULT18X18D / DP16KD primitives")
+    p.add_argument("--out", default="out", help="output directory")
     args = ap.parse_args(argv)
+    if args.cmd == "generate":
+        return cmd_generate(args)
     if not args.port:
         ap.error("--port (or $SKIPLSTM_PORT) is required: the board's serial port, "
                  "e.g. /dev/ttyUSB0")
