@@ -24,8 +24,10 @@ $(STAMP): pyproject.toml scripts/setup.sh
 	VENV=$(VENV) bash scripts/setup.sh
 	touch $@
 
+# TARGET=ecp5: lane multipliers and weight block RAMs as MULT18X18D / DP16KD primitives
+TARGET  ?= generic
 rtl: $(STAMP)
-	$(PY) -m flow.generate --config $(CONFIG) --out $(OUT) $(if $(WEIGHTS),--weights $(WEIGHTS))
+	$(PY) -m flow.generate --config $(CONFIG) --out $(OUT) --target $(TARGET) $(if $(WEIGHTS),--weights $(WEIGHTS))
 
 lint: rtl
 	$(PY) -m flow.lint --config $(CONFIG) --dir $(OUT)

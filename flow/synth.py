@@ -110,8 +110,9 @@ def merge_reports(path, new):
 
 def markdown(reports):
     lines = ["# ECP5 synthesis (LFE5U-85F, CABGA381, speed 6, out of context)", "",
-             "| lanes | LUT4 (comb) | FF | DP16KD | MULT18X18D | Fmax (MHz) | target | commit |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| lanes | cell units | LUT4 (comb) | FF | DP16KD | MULT18X18D | Fmax (MHz) | target "
+             "| commit |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in reports:
         u = r["utilisation"]
 
@@ -121,7 +122,8 @@ def markdown(reports):
         fmax = ", ".join(f"{v:.1f}" for v in r["fmax_mhz"].values()) or \
             ("does not fit: " + "; ".join(r.get("errors", [])) if r.get("fits") is False
              else "-")
-        lines.append(f"| {r['config']['lanes']} | {cell('TRELLIS_COMB')} | {cell('TRELLIS_FF')} | "
+        lines.append(f"| {r['config']['lanes']} | {r['config'].get('cell_units', '-')} | "
+                     f"{cell('TRELLIS_COMB')} | {cell('TRELLIS_FF')} | "
                      f"{cell('DP16KD')} | {cell('MULT18X18D')} | {fmax} | {r['target_mhz']} | "
                      f"{r.get('commit')} |")
     for r in reports:
@@ -150,7 +152,7 @@ def main(argv=None):
         base = load_config(args.config)
         reports = []
         for n in lanes or [base.lanes]:
-            cfg = base.replace(lanes=n)
+            cfg = base if n == base.lanes else base.replace(lanes=n)
             print(f"synthesising {cfg.name} with {n} lanes ...", flush=True)
             r = synthesize(cfg, Path(args.work) / f"lanes{n}", args.weights or None, args.freq)
             print(f"  Fmax {r['fmax_mhz']} MHz; {r['utilisation']}", flush=True)

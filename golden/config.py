@@ -51,6 +51,14 @@ def _as_int(field_name, value):
     return value
 
 
+def default_cell_units(lanes):
+    """The fewest shared cell units that keep a row at most 16 cycles long (a divisor of
+    ``lanes``)."""
+    if lanes < 1:
+        return 1
+    return next(p for p in range(1, lanes + 1) if lanes % p == 0 and lanes // p <= 16)
+
+
 @dataclass(frozen=True)
 class Formats:
     """The user formats: ``input`` (x), ``weight``, ``bias``, ``state`` (h), ``cell`` (c)."""
@@ -95,8 +103,8 @@ class Config:
     input_size, hidden_size : X and H of the LSTM layer.
     lanes : N, multiply-accumulate lanes; lane k owns hidden units k, k+N, ...
     cell_units : P, shared activation / cell-update units (each takes one row result per
-        cycle); a row then takes at least ``min_columns = N / P`` cycles. Default (None):
-        ``max(1, N // 16)``, so that ``min_columns = min(N, 16)``.
+        cycle); a row then takes at least ``min_columns = N / P`` cycles. Default (None): the
+        smallest divisor of N with ``N / P <= 16`` (64 lanes: 4; 16 or fewer: 1).
     formats : the user formats (:class:`Formats`; a mapping of them is converted).
     act_input : format of a gate pre-activation at the sigmoid/tanh input.
     gate : format of sigmoid/tanh outputs.
@@ -118,7 +126,7 @@ class Config:
             object.__setattr__(self, "formats", Formats.from_mapping(self.formats))
         if self.cell_units is None and isinstance(self.lanes, int) \
                 and not isinstance(self.lanes, bool):
-            object.__setattr__(self, "cell_units", max(1, self.lanes // 16))
+            object.__setattr__(self, "cell_units", default_cell_units(self.lanes))
         self.validate()
 
     # -- derived quantities -------------------------------------------------------------

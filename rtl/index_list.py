@@ -27,10 +27,10 @@ class IndexList(wiring.Component):
     """Builds, on the fly, the list of nonzero elements of v_t = [x_t ; h_{t-1}].
 
     Elements are kept in groups of N (the lane count): x group g is x[gN .. gN+N-1], h group
-    j is h[jN .. jN+N-1] (the h_t values that the N lanes produce together). A list entry is a
+    j is h[jN .. jN+N-1] (the h_t values of one unit group, gathered from the cell units). A list entry is a
     group with its N-bit nonzero mask; groups without a nonzero element are never listed, so
     a zero costs no cycle. An x group is appended when its last element arrives; an h group
-    when the lanes write it. Both sides are double-buffered: x has two slots (one filling, one
+    when the top writes it. Both sides are double-buffered: x has two slots (one filling, one
     read by the step), h has two buffers (step t reads h_{t-1} while it writes h_t).
 
     Members
@@ -45,8 +45,8 @@ class IndexList(wiring.Component):
     v_en, v_kind, v_group, v_bit, v_zero : element read, cycle 0 (kind 1 = h).
     v_data : the element in the vector format, cycle 3 (0 when ``v_zero``; registered
         here, then broadcast to the lanes).
-    h_we, h_group, h_row, h_mask : a group of h_t written by the lanes (N state-format
-        words) and its nonzero mask (bit k: word k is not 0; computed by the lanes).
+    h_we, h_group, h_row, h_mask : a group of h_t (N state-format words) and its nonzero
+        mask (bit k: word k is not 0; computed by the cell units).
     """
 
     def __init__(self, cfg):

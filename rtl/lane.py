@@ -56,7 +56,7 @@ class Lane(wiring.Component):
             "acc": Out(signed(cfg.accumulator.bits)),
         })
 
-    #: Cycles from the issue of a row's last column to ``acc_valid``: fetch (4: column
+    #: Cycles from the issue of a row's last column to its result in ``acc``: fetch (4: column
     #: register, memory read, bank output registers, bank select), multiply, accumulate.
     latency = 4 + 1 + 1
 

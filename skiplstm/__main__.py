@@ -159,7 +159,7 @@ def main(argv=None):
     p.add_argument("model", help=".pt file (torch.save of the module or its state_dict)")
     p.add_argument("--lanes", type=_positive, default=4, help="MAC lanes (divide H)")
     p.add_argument("--cell-units", type=_positive, default=None,
-                   help="shared cell units (divide lanes; default lanes // 16, at least 1)")
+                   help="shared cell units (divide lanes; default: the fewest that keep a row at most 16 cycles)")
     p.add_argument("--theta", type=float, default=0.0, help="pruning threshold on |h|")
     p.add_argument("--name", default="skiplstm", help="top module name")
     p.add_argument("--target", choices=("generic", "ecp5"), default="generic",
