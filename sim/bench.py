@@ -270,7 +270,7 @@ def measure(chars, dense_chars, cpu_chars, bundle=PTB_BUNDLE, jobs=2):
     from golden.bundle import load_bundle
     from golden.model import GoldenLSTM
     from train.data import ptb_chars
-    from train.progress import Progress
+    from flow.progress import Progress
     verilog, manifest, cfg = prepare_model(bundle)
     b = load_bundle(bundle, cfg)
     test = ptb_chars()[1]["test"]

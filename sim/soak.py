@@ -461,7 +461,7 @@ def main(argv=None):
     ap.add_argument("--waves", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "build" / "reports" / "soak.json"))
     args = ap.parse_args(argv)
-    from train.progress import Progress
+    from flow.progress import Progress
     cases = soak_configs(args.configs, args.seed, default=not args.no_default)
     if args.only:
         cases = [c for c in cases if c.name == args.only]

@@ -28,6 +28,7 @@ import torch
 
 from golden import cycles
 from golden.fixed import dequantize, quantize
+from flow.progress import Progress
 from golden.model import GoldenLSTM
 
 from golden.bundle import Bundle, BundleError, load_bundle, update_metrics
@@ -377,26 +378,38 @@ def evaluate(args):
     bundles = load_bundles(args)
     out.mkdir(parents=True, exist_ok=True)
     report, units = {}, {}
+    parts = sum(3 + ("%s_dense" % d in bundles) + len(SWEEP) for d in ("ptb", "mnist")
+                if d in bundles)
+    bar = Progress(parts, "eval", unit="part")
+
+    def tick(what):
+        bar.update(bar.bar.n + 1, what)
     if "ptb" in bundles:
         b = bundles["ptb"]
         _, splits = ptb_chars()
         test = splits["test"][:args.limit] if args.limit else splits["test"]
-        r = {"float": ptb_float(b, test), "fake_quant": ptb_float(b, test, quant=True),
-             "golden": ptb_golden(b, test), "theta": b.meta["theta"],
-             "theta_raw": b.theta_raw}
+        r = {"float": ptb_float(b, test)}
+        tick("ptb float")
+        r["fake_quant"] = ptb_float(b, test, quant=True)
+        tick("ptb fake-quantised")
+        r.update({"golden": ptb_golden(b, test), "theta": b.meta["theta"],
+                  "theta_raw": b.theta_raw})
+        tick("ptb golden")
         units[f"PTB, theta {r['theta']:g}"] = (r["golden"].pop("unit_zero_fraction"),
                         f"{r['golden']['chars']:,} test chars")
         if "ptb_dense" in bundles:
             r["dense_float_baseline"] = ptb_float(bundles["ptb_dense"], test, theta=0.0)
             r["bpc_gap"] = r["golden"]["bpc"] - r["dense_float_baseline"]["bpc"]
+            tick("ptb dense baseline")
         sweep_ids = splits["test"][:args.sweep_chars]
         rows = []
         for th in SWEEP:
             gr = ptb_golden(b, sweep_ids, int(round(th * b.cfg.formats.state.scale)))
             rows.append({"theta": th, "bpc": gr["bpc"], "sparsity": gr["sparsity"],
                          "speedup": gr["speedup"], "mean_nnz": gr["mean_nnz"]})
-            print(f"ptb theta {th:.2f}: bpc {gr['bpc']:.4f} sparsity {gr['sparsity']:.3f} "
-                  f"speed-up {gr['speedup']:.2f}")
+            bar.write(f"ptb theta {th:.2f}: bpc {gr['bpc']:.4f} sparsity {gr['sparsity']:.3f} "
+                      f"speed-up {gr['speedup']:.2f}")
+            tick(f"ptb theta {th:.2f}")
         r["sweep"] = {"chars": len(sweep_ids) - 1, "rows": rows}
         _plot(rows, "bpc", "bits per character", out / "accuracy_sweep_ptb.png",
               f"PTB chars, golden fixed point, first {len(sweep_ids) - 1} test chars")
@@ -406,25 +419,32 @@ def evaluate(args):
         _, _, xte, yte = mnist_5k()
         if args.mnist_limit:
             xte, yte = xte[:args.mnist_limit], yte[:args.mnist_limit]
-        r = {"float": mnist_float(b, xte, yte), "fake_quant": mnist_float(b, xte, yte, quant=True),
-             "golden": mnist_golden(b, xte, yte), "theta": b.meta["theta"],
-             "theta_raw": b.theta_raw}
+        r = {"float": mnist_float(b, xte, yte)}
+        tick("mnist float")
+        r["fake_quant"] = mnist_float(b, xte, yte, quant=True)
+        tick("mnist fake-quantised")
+        r.update({"golden": mnist_golden(b, xte, yte), "theta": b.meta["theta"],
+                  "theta_raw": b.theta_raw})
+        tick("mnist golden")
         units[f"MNIST, theta {r['theta']:g}"] = (r["golden"].pop("unit_zero_fraction"),
                           f"{len(yte):,} test images x {MNIST_ROW} steps")
         if "mnist_dense" in bundles:
             r["dense_float_baseline"] = mnist_float(bundles["mnist_dense"], xte, yte, theta=0.0)
             r["accuracy_gap"] = r["golden"]["accuracy"] - r["dense_float_baseline"]["accuracy"]
+            tick("mnist dense baseline")
         rows = []
         for th in SWEEP:
             gr = mnist_golden(b, xte, yte, int(round(th * b.cfg.formats.state.scale)))
             rows.append({"theta": th, "accuracy": gr["accuracy"], "sparsity": gr["sparsity"],
                          "speedup": gr["speedup"]})
-            print(f"mnist theta {th:.2f}: accuracy {gr['accuracy']:.4f} sparsity "
-                  f"{gr['sparsity']:.3f} speed-up {gr['speedup']:.2f}")
+            bar.write(f"mnist theta {th:.2f}: accuracy {gr['accuracy']:.4f} sparsity "
+                      f"{gr['sparsity']:.3f} speed-up {gr['speedup']:.2f}")
+            tick(f"mnist theta {th:.2f}")
         r["sweep"] = {"images": len(yte), "rows": rows}
         _plot(rows, "accuracy", "test accuracy", out / "accuracy_sweep_mnist.png",
               f"Sequential MNIST, golden fixed point, {len(yte)} test images")
         report["mnist"] = r
+    bar.close()
     if units:
         plot_unit_sparsity(units, out / "unit_sparsity.png")
     curves = plot_training_curves(

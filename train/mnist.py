@@ -29,7 +29,7 @@ from golden.config import load_config
 from golden.bundle import load_bundle, save_bundle
 from .data import mnist_5k
 from .model import SparseLSTM, load_float_params
-from .progress import Progress
+from flow.progress import Progress
 from .recipe import Schedule, add_recipe_arguments, recorded_args, same_recipe
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -33,7 +33,7 @@ from golden.config import DEFAULT_CONFIG, load_config
 from golden.bundle import load_bundle, save_bundle
 from .data import ptb_chars
 from .model import SparseLSTM, load_float_params
-from .progress import Progress
+from flow.progress import Progress
 from .recipe import Schedule, add_recipe_arguments, recorded_args, same_recipe
 
 __all__ = ["train", "main", "bpc_float"]
