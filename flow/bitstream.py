@@ -1,7 +1,12 @@
 """``make bitstream``: the ULX3S-85F bitstream of the board top (``rtl.board``).
 
     python -m flow.bitstream [--config configs/default.toml] [--weights models/ptb]
-                             [--baud 1000000] [--out build/bitstream]
+                             [--baud 1000000] [--out build/bitstream] [--mhz 120,100,80]
+
+The core runs from an ECP5 PLL (EHXPLLL on the 25 MHz clk25). ``--mhz`` lists the core clock
+frequencies to try, highest first: the first whose build meets timing in context is kept
+(default: 90% and 75% of the out-of-context Fmax in ``build/reports/synth.json``, then
+25 MHz without the PLL).
 
 Yosys, nextpnr-ecp5 and ecppack from the pip-installed YoWASP packages (no vendor tools).
 Products: ``build/bitstream/skiplstm_ulx3s.bit`` (flash it with ``openFPGALoader -b ulx3s``),
@@ -30,7 +35,7 @@ __all__ = ["build_bitstream", "main"]
 
 
 def build_bitstream(cfg, weights=None, baud=DEFAULT_BAUD, out="build/bitstream",
-                    reports="build/reports"):
+                    reports="build/reports", core_mhz=None):
     """Build the ULX3S-85F bitstream; returns the report dict (also written to ``reports``)."""
     from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
@@ -39,10 +44,12 @@ def build_bitstream(cfg, weights=None, baud=DEFAULT_BAUD, out="build/bitstream",
                       ("ECPPACK", "yowasp-ecppack"), ("OPENFPGALOADER", "true")):
         os.environ.setdefault(var, tool)
     params = load_weights(weights, cfg)[0] if weights else None
-    divisor_for(CLK_HZ, baud)                     # a clear error before a long build
+    top = ULX3STop(cfg, params, baud, core_mhz=core_mhz)
+    clk_hz = top.clk_hz
+    divisor_for(clk_hz, baud)                     # a clear error before a long build
     name = f"{cfg.name}_ulx3s"
     t0 = time.monotonic()
-    ULX3S_85F_Platform().build(ULX3STop(cfg, params, baud), name=name, build_dir=str(out),
+    ULX3S_85F_Platform().build(top, name=name, build_dir=str(out),
                                do_program=False,
                                nextpnr_opts=f"--report {name}_report.json")
     seconds = time.monotonic() - t0
@@ -55,8 +62,9 @@ def build_bitstream(cfg, weights=None, baud=DEFAULT_BAUD, out="build/bitstream",
     report = {
         "bitstream": str(out / f"{name}.bit"), "board": "ULX3S-85F (LFE5U-85F, CABGA381, speed 6)",
         "config": cfg.to_dict(), "weights": str(weights) if weights else None,
-        "clock_mhz": CLK_HZ / 1e6, "baud": baud, "divisor": divisor_for(CLK_HZ, baud),
-        "fmax_mhz": fmax, "timing_met": bool(fmax) and min(fmax.values()) >= CLK_HZ / 1e6,
+        "clock_mhz": clk_hz / 1e6, "pll": top.pll, "baud": baud,
+        "divisor": divisor_for(clk_hz, baud),
+        "fmax_mhz": fmax, "timing_met": bool(fmax) and min(fmax.values()) >= clk_hz / 1e6 - 1e-6,
         "utilisation": util, "seconds": round(seconds, 1),
     }
     reports = Path(reports)
@@ -66,7 +74,8 @@ def build_bitstream(cfg, weights=None, baud=DEFAULT_BAUD, out="build/bitstream",
     (reports / "bitstream.md").write_text("\n".join([
         "# ULX3S-85F bitstream", "",
         f"- bitstream: `{report['bitstream']}` ({report['seconds']} s to build)",
-        f"- clock: {report['clock_mhz']:g} MHz (clk25); UART {baud} baud, divisor "
+        f"- core clock: {report['clock_mhz']:g} MHz "
+        f"({'EHXPLLL from clk25' if top.pll else 'clk25'}); UART {baud} baud, divisor "
         f"{report['divisor']}",
         f"- achieved Fmax: {', '.join(f'{c} {f:.1f} MHz' for c, f in fmax.items())}; timing "
         f"{'met' if report['timing_met'] else 'NOT met'}",
@@ -82,18 +91,46 @@ def main(argv=None):
                     "('' for none: load parameters over the UART)")
     ap.add_argument("--baud", type=int, default=DEFAULT_BAUD)
     ap.add_argument("--out", default="build/bitstream")
+    ap.add_argument("--mhz", default="", help="core clock frequencies to try, highest first "
+                    "(comma-separated MHz; 25 means clk25 without the PLL)")
     args = ap.parse_args(argv)
     try:
         divisor_for(CLK_HZ, args.baud)
+        tries = [float(v) for v in args.mhz.split(",") if v.strip()]
     except ValueError as e:
-        ap.error(f"--baud: {e}")
+        ap.error(f"--baud / --mhz: {e}")
     try:
         cfg = load_config(args.config)
-        r = build_bitstream(cfg, args.weights or None, args.baud, args.out)
+        if not tries:
+            tries = default_frequencies(cfg)
+        attempts = []
+        for mhz in tries:
+            r = build_bitstream(cfg, args.weights or None, args.baud, args.out,
+                                core_mhz=None if mhz == 25 else mhz)
+            attempts.append({"requested_mhz": mhz, "clock_mhz": r["clock_mhz"],
+                             "fmax_mhz": r["fmax_mhz"], "timing_met": r["timing_met"]})
+            print(f"{mhz:g} MHz: Fmax {r['fmax_mhz']}, timing "
+                  f"{'met' if r['timing_met'] else 'not met'}", flush=True)
+            if r["timing_met"]:
+                break
+        rep = Path("build/reports/bitstream.json")
+        rep.write_text(json.dumps({**json.loads(rep.read_text()), "attempts": attempts},
+                                  indent=2) + "\n")
     except FlowError as exc:
         return fail("flow.bitstream", exc)
     print(Path("build/reports/bitstream.md").read_text())
     return 0 if r["timing_met"] else 1
+
+
+def default_frequencies(cfg, synth="build/reports/synth.json"):
+    """90% and 75% of the configuration's out-of-context Fmax, then 25 MHz."""
+    try:
+        reports = json.loads(Path(synth).read_text())
+        fmax = next(min(r["fmax_mhz"].values()) for r in reports
+                    if r["config"]["lanes"] == cfg.lanes and r["fmax_mhz"])
+    except (OSError, ValueError, StopIteration):
+        return [25.0]
+    return [float(int(0.9 * fmax)), float(int(0.75 * fmax)), 25.0]
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ pin-out (``ULX3STop``). The bitstream flow is ``flow.bitstream`` (``make bitstre
 
 from __future__ import annotations
 
-from amaranth.hdl import Elaboratable, Module, Signal
+from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -11,7 +11,7 @@ from .bridge import UARTBridge
 from .top import SkipLSTM
 from .uart import UARTRx, UARTTx, divisor_for
 
-__all__ = ["SkipLSTMBoard", "ULX3STop", "CLK_HZ", "DEFAULT_BAUD"]
+__all__ = ["SkipLSTMBoard", "ULX3STop", "CLK_HZ", "DEFAULT_BAUD", "ecp5_pll"]
 
 CLK_HZ = 25_000_000                 # ULX3S on-board oscillator (clk25)
 DEFAULT_BAUD = 1_000_000            # an exact divisor (25) of 25 MHz; FT231X supports it
@@ -82,16 +82,67 @@ class SkipLSTMBoard(wiring.Component):
         return m
 
 
-class ULX3STop(Elaboratable):
-    """``SkipLSTMBoard`` on the ULX3S: clk25 as the core clock, the FT231X USB serial port,
-    LEDs 0-3 as in ``SkipLSTMBoard``."""
+def ecp5_pll(fin_mhz, fout_mhz):
+    """EHXPLLL dividers for ``fout_mhz`` from ``fin_mhz`` (feedback from CLKOP): the setting
+    with the output closest to the request, at or below it, within the ECP5 limits (PFD
+    3.125-400 MHz, VCO 400-800 MHz, output 3.125-400 MHz). Returns a dict with the dividers
+    and ``mhz``, the frequency obtained."""
+    best = None
+    for ki in range(1, 129):
+        pfd = fin_mhz / ki
+        if not 3.125 <= pfd <= 400:
+            continue
+        for fb in range(1, 81):
+            out = pfd * fb
+            if out > fout_mhz + 1e-9 or not 3.125 <= out <= 400:
+                continue
+            for op in range(1, 129):
+                if 400 <= out * op <= 800:
+                    if best is None or out > best["mhz"] + 1e-9:
+                        best = {"CLKI_DIV": ki, "CLKFB_DIV": fb, "CLKOP_DIV": op, "mhz": out}
+                    break
+    if best is None:
+        raise ValueError(f"no ECP5 PLL setting gives {fout_mhz} MHz from {fin_mhz} MHz "
+                         "(allowed outputs 3.125-400 MHz)")
+    return best
 
-    def __init__(self, cfg, params=None, baud=DEFAULT_BAUD):
+
+class ULX3STop(Elaboratable):
+    """``SkipLSTMBoard`` on the ULX3S: the FT231X USB serial port, LEDs 0-3 as in
+    ``SkipLSTMBoard``. The core runs on clk25, or with ``core_mhz`` on the output of an
+    EHXPLLL (held in reset until the PLL locks)."""
+
+    def __init__(self, cfg, params=None, baud=DEFAULT_BAUD, core_mhz=None):
         self.cfg, self.params, self.baud = cfg, params, baud            # ECP5 primitives
+        self.pll = ecp5_pll(CLK_HZ / 1e6, core_mhz) if core_mhz else None
+
+    @property
+    def clk_hz(self):
+        return int(round(self.pll["mhz"] * 1e6)) if self.pll else CLK_HZ
 
     def elaborate(self, platform):
         m = Module()
-        clk_hz = int(platform.default_clk_frequency)
+        if self.pll is not None:
+            m.domains.sync = cd = ClockDomain("sync")
+            clk25 = platform.request("clk25", 0)
+            lock = Signal(name="pll_lock")
+            p = self.pll
+            m.submodules.pll = Instance(
+                "EHXPLLL",
+                a_FREQUENCY_PIN_CLKI="25", a_FREQUENCY_PIN_CLKOP=f"{p['mhz']:g}",
+                a_ICP_CURRENT="12", a_LPF_RESISTOR="8", a_MFG_ENABLE_FILTEROPAMP="1",
+                a_MFG_GMCREF_SEL="2",
+                p_PLLRST_ENA="DISABLED", p_INTFB_WAKE="DISABLED", p_STDBY_ENABLE="DISABLED",
+                p_DPHASE_SOURCE="DISABLED", p_OUTDIVIDER_MUXA="DIVA", p_CLKOP_ENABLE="ENABLED",
+                p_CLKOP_DIV=p["CLKOP_DIV"], p_CLKOP_CPHASE=p["CLKOP_DIV"] - 1,
+                p_CLKOP_FPHASE=0, p_FEEDBK_PATH="CLKOP", p_CLKFB_DIV=p["CLKFB_DIV"],
+                p_CLKI_DIV=p["CLKI_DIV"],
+                i_CLKI=clk25.i, i_CLKFB=cd.clk, i_RST=0, i_STDBY=0, i_PHASESEL0=0,
+                i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1,
+                i_PLLWAKESYNC=0, i_ENCLKOP=0, o_CLKOP=cd.clk, o_LOCK=lock)
+            m.d.comb += cd.rst.eq(~lock)
+            platform.add_clock_constraint(cd.clk, self.clk_hz)
+        clk_hz = self.clk_hz
         div = divisor_for(clk_hz, self.baud)
         m.submodules.board = board = SkipLSTMBoard(
             self.cfg, self.params, div, frame_timeout=clk_hz // 10, stall_timeout=clk_hz // 10,
