@@ -13,11 +13,22 @@ __all__ = ["ColumnIssue"]
 
 
 def _lowest_set_bit(v, width):
-    """Index of the lowest set bit of ``v`` (0 when ``v`` is 0)."""
-    idx = Const(0, ceil_log2(max(width, 2)))
-    for k in reversed(range(width)):
-        idx = Mux(v[k], k, idx)
-    return idx
+    """Index of the lowest set bit of ``v`` (0 when ``v`` is 0), as a balanced tree: log2
+    levels of 2:1 multiplexers with OR-reduced halves, not a chain as long as the mask."""
+    bits = ceil_log2(max(width, 2))
+
+    def tree(lo, n):                              # (any bit set, index) of v[lo : lo + n]
+        if n == 1:
+            return v[lo], Const(0, bits)
+        half = 1 << (ceil_log2(n) - 1)
+        any_lo, idx_lo = tree(lo, half)
+        any_hi, idx_hi = tree(lo + half, n - half)
+        return any_lo | any_hi, Mux(any_lo, idx_lo, idx_hi + half)
+
+    if width == 1:
+        return Const(0, bits)
+    any_set, idx = tree(0, width)
+    return Mux(any_set, idx[:bits], 0)
 
 
 class ColumnIssue(wiring.Component):
