@@ -31,7 +31,8 @@ drain          N/P       the N row results latched, then handed to the P cell un
 round          1         accumulator -> activation input, round half up, saturate
 activation     5         table read, table word register, slope x offset, interpolate,
                          tanh fix-up
-cell           3         f*c and i*g; exact sum; one rounding, saturate, c written
+cell           4         the slot's i, f, g, c, o selected; f*c and i*g; exact sum; one
+                         rounding, saturate, c written
 round_c        1         c -> activation input
 tanh           5         tanh(c), as above
 output         5         o*tanh(c); round and saturate; compare with theta; prune;
@@ -52,7 +53,7 @@ from .config import Config
 __all__ = ["stages", "latency", "step_cycles", "nnz_per_step", "cycle_model", "describe"]
 
 _FIXED = {"prefetch": 2, "issue": 1, "fetch": 4, "multiply": 1, "accumulate": 1}
-_CELL = {"round": 1, "activation": 5, "cell": 3, "round_c": 1, "tanh": 5, "output": 5}
+_CELL = {"round": 1, "activation": 5, "cell": 4, "round_c": 1, "tanh": 5, "output": 5}
 
 
 def stages(cfg: Config):

@@ -42,8 +42,8 @@ class CellUnit(wiring.Component):
         ``h_unit``, and whether it is nonzero; ``latency`` cycles after the o row's input.
     """
 
-    #: round, activation, cell (3), round, tanh(c), output (4)
-    latency = 1 + Activation.latency + 3 + 1 + Activation.latency + 4
+    #: round, activation, cell (4), round, tanh(c), output (4)
+    latency = 1 + Activation.latency + 4 + 1 + Activation.latency + 4
 
     def __init__(self, cfg):
         self.cfg = cfg
@@ -101,18 +101,26 @@ class CellUnit(wiring.Component):
             addr = nxt
         m.d.comb += c_rd.addr.eq(addr)
 
-        # Cell update, stage A: keep i, f, g per slot; on o form f*c and i*g. c_{t-1} = 0 at
-        # a sequence start: f is stored as 0 instead, so the multiplier sees only registers.
+        # Cell update, stage A: keep i, f, g per slot; on o select the slot's i, f, g with c
+        # and o into registers; stage A2: f*c and i*g from those registers (the slot
+        # multiplexer and the multipliers are separate timing paths). c_{t-1} = 0 at a
+        # sequence start: f is stored as 0 instead.
         gi = Array(Signal(gate_s, name=f"i_s{s}") for s in range(self.slots))
         gf_ = Array(Signal(gate_s, name=f"f_s{s}") for s in range(self.slots))
         gg = Array(Signal(gate_s, name=f"g_s{s}") for s in range(self.slots))
+        i7, f7, g7, o7 = (Signal(gate_s, name=f"{n}7") for n in "ifgo")
+        c7 = Signal(signed(f.cell.bits), name="c7")
+        v7 = Signal(name="v7")
+        j7, s7 = Signal(uw, name="j7"), Signal(sw, name="s7")
+        m.d.sync += v7.eq(0)
         fc8 = Signal(signed(cfg.gate.bits + f.cell.bits), name="fc8")
         ig8 = Signal(signed(2 * cfg.gate.bits), name="ig8")
         o8 = Signal(gate_s, name="o8")
         v8 = Signal(name="v8")
         j8 = Signal(uw, name="j8")
         s8 = Signal(sw, name="s8")
-        m.d.sync += v8.eq(0)
+        m.d.sync += [fc8.eq(f7 * c7), ig8.eq(i7 * g7), o8.eq(o7), v8.eq(v7), j8.eq(j7),
+                     s8.eq(s7)]
         with m.If(gate_act.o_valid):
             with m.Switch(q):
                 with m.Case(I):
@@ -122,8 +130,8 @@ class CellUnit(wiring.Component):
                 with m.Case(G):
                     m.d.sync += gg[slot].eq(y)
                 with m.Case(O):
-                    m.d.sync += [fc8.eq(gf_[slot] * c_rd.data), ig8.eq(gi[slot] * gg[slot]),
-                                 o8.eq(y), v8.eq(1), j8.eq(j), s8.eq(slot)]
+                    m.d.sync += [i7.eq(gi[slot]), f7.eq(gf_[slot]), g7.eq(gg[slot]),
+                                 c7.eq(c_rd.data), o7.eq(y), v7.eq(1), j7.eq(j), s7.eq(slot)]
 
         # Stage B: exact sum; stage C: one rounding, saturate, write back
         Fw = max(gf + cf, 2 * gf)
