@@ -29,6 +29,7 @@ import torch
 from golden import cycles
 from golden.fixed import dequantize, quantize
 from flow.progress import Progress
+from golden.config import DEFAULT_CONFIG, ConfigError, load_config
 from golden.model import GoldenLSTM
 
 from golden.bundle import Bundle, BundleError, load_bundle, update_metrics
@@ -341,13 +342,17 @@ def plot_unit_sparsity(fractions, path):
 
 def load_bundles(args):
     """Loads every bundle named in ``args`` and checks that it fits its data; raises
-    :class:`BundleError` or :class:`BundleDataError`."""
+    :class:`BundleError` or :class:`BundleDataError`. The cycle counts (speed-ups) are for
+    the hardware of the task's configuration file (``--ptb-config``, ``--mnist-config``): its
+    lane and cell-unit counts replace the bundle's (they do not change the arithmetic)."""
     out = {}
     for data, keys in (("ptb", ("ptb", "ptb_dense")), ("mnist", ("mnist", "mnist_dense"))):
+        hw = load_config(getattr(args, f"{data}_config"))
         for key in keys:
             if getattr(args, key):
                 b = load_bundle(getattr(args, key))
                 check_bundle(b, data)
+                b.cfg = b.cfg.replace(lanes=hw.lanes, cell_units=hw.cell_units)
                 out[key] = b
     return out
 
@@ -536,6 +541,10 @@ def main(argv=None):
     ap.add_argument("--ptb-dense", default="models/ptb_dense")
     ap.add_argument("--mnist", default="models/mnist")
     ap.add_argument("--mnist-dense", default="models/mnist_dense")
+    ap.add_argument("--ptb-config", default=str(DEFAULT_CONFIG),
+                    help="the hardware whose cycles the PTB speed-ups count")
+    ap.add_argument("--mnist-config", default="configs/mnist.toml",
+                    help="the hardware whose cycles the MNIST speed-ups count")
     ap.add_argument("--sweep-chars", type=int, default=20000)
     ap.add_argument("--limit", type=int, default=0, help="PTB test characters (0: all)")
     ap.add_argument("--mnist-limit", type=int, default=0, help="MNIST test images (0: all)")
@@ -547,7 +556,7 @@ def main(argv=None):
             setattr(args, k, "")
     try:
         evaluate(args)
-    except (BundleError, BundleDataError, DataError) as exc:
+    except (BundleError, BundleDataError, DataError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
