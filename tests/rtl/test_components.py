@@ -4,7 +4,7 @@ unit with the column issue (which columns, in which order, with which values), o
 
 import numpy as np
 import pytest
-from amaranth.hdl import Cat, Module
+from amaranth.hdl import Module
 from amaranth.sim import Simulator
 
 from golden.config import Config
