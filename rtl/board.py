@@ -113,7 +113,7 @@ class ULX3STop(Elaboratable):
     EHXPLLL (held in reset until the PLL locks)."""
 
     def __init__(self, cfg, params=None, baud=DEFAULT_BAUD, core_mhz=None):
-        self.cfg, self.params, self.baud = cfg, params, baud            # ECP5 primitives
+        self.cfg, self.params, self.baud = cfg, params, baud
         self.pll = ecp5_pll(CLK_HZ / 1e6, core_mhz) if core_mhz else None
 
     @property

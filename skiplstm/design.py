@@ -68,7 +68,7 @@ def _params_of(model):
     if isinstance(model, (str, Path)):
         model = _load_pt(model)
     if hasattr(model, "weight_ih") and hasattr(model, "weight_hh"):          # nn.LSTMCell
-        if type(model).__name__ not in ("LSTMCell",):
+        if type(model).__name__ != "LSTMCell":
             raise DesignError(f"{type(model).__name__} is not supported: only torch.nn.LSTM "
                               "(one layer) and torch.nn.LSTMCell")
         return (model.weight_ih, model.weight_hh, getattr(model, "bias_ih", None),
