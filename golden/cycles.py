@@ -21,7 +21,9 @@ column. After the last row the pipeline drains in ``L`` cycles::
 stage          cycles    what
 =============  ========  ========================================================
 prefetch       2         entries 0 and 1 of the step's nonzero-index lists loaded
-issue          1         column registered at the column-issue unit
+issue          1         the counting loop's column (mask, rank j of its set bit) registered
+search         7         position of the j-th set bit (chunk popcounts, prefix sums, chunk,
+                         bit), column address and element read registered
 fetch          4         column registered in each lane; weight, bias and v-element
                          memory reads; weight-bank outputs registered; bank selected
 multiply       1         registered product
@@ -52,7 +54,7 @@ from .config import Config
 
 __all__ = ["stages", "latency", "step_cycles", "nnz_per_step", "cycle_model", "describe"]
 
-_FIXED = {"prefetch": 2, "issue": 1, "fetch": 4, "multiply": 1, "accumulate": 1}
+_FIXED = {"prefetch": 2, "issue": 1, "search": 7, "fetch": 4, "multiply": 1, "accumulate": 1}
 _CELL = {"round": 1, "activation": 5, "cell": 4, "round_c": 1, "tanh": 5, "output": 5}
 
 

@@ -1,6 +1,6 @@
 """Nonzero-index unit ("mask registers"): the double-buffered lists of nonzero v_t elements."""
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -10,17 +10,10 @@ __all__ = ["IndexList", "entry_layout"]
 
 
 def entry_layout(cfg, groups):
-    """A list entry: a group of N consecutive elements and the mask of its nonzero ones."""
-    return data.StructLayout({"group": ceil_log2(max(groups, 2)), "mask": cfg.lanes})
-
-
-def _popcount(v, width):
-    """Number of set bits, as a balanced adder tree."""
-    terms = [v[b] for b in range(width)]
-    while len(terms) > 1:
-        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
-                 for i in range(0, len(terms), 2)]
-    return terms[0] if terms else Const(0, 1)
+    """A list entry: a group of N consecutive elements, the mask of its nonzero ones and
+    their number (so that the column issue never counts the bits of a wide mask)."""
+    return data.StructLayout({"group": ceil_log2(max(groups, 2)), "mask": cfg.lanes,
+                              "count": range(cfg.lanes + 1)})
 
 
 class IndexList(wiring.Component):
@@ -45,8 +38,9 @@ class IndexList(wiring.Component):
     v_en, v_kind, v_group, v_bit, v_zero : element read, cycle 0 (kind 1 = h).
     v_data : the element in the vector format, cycle 3 (0 when ``v_zero``; registered
         here, then broadcast to the lanes).
-    h_we, h_group, h_row, h_mask : a group of h_t (N state-format words) and its nonzero
-        mask (bit k: word k is not 0; computed by the cell units).
+    h_we, h_group, h_row, h_mask, h_count : a group of h_t (N state-format words), its
+        nonzero mask (bit k: word k is not 0; computed by the cell units) and the number of
+        bits set in the mask (counted by the top as the group is gathered).
     """
 
     def __init__(self, cfg):
@@ -72,6 +66,7 @@ class IndexList(wiring.Component):
             "v_data": Out(signed(cfg.vector.bits)),
             "h_we": In(1), "h_group": In(range(max(self.hg, 2))),
             "h_row": In(unsigned(N * f.state.bits)), "h_mask": In(N),
+            "h_count": In(range(N + 1)),
         })
 
     def elaborate(self, platform):
@@ -117,14 +112,16 @@ class IndexList(wiring.Component):
         g = Signal(range(max(xg, 2)), name="x_group")
         b = Signal(range(max(N, 2)), name="x_bit")
         mask = Signal(N, name="x_mask")
+        count = Signal(range(N + 1), name="x_count")
         dropping = Signal(name="x_dropping")
         m.d.comb += self.x_ready.eq(~full[xf] | dropping)
         nz = self.x_data != 0
         mask_next = mask | (nz << b)[:N]
+        count_next = count + nz
         group_end = (b == N - 1) | (e == X - 1)
 
         def restart():
-            return [e.eq(0), g.eq(0), b.eq(0), mask.eq(0)]
+            return [e.eq(0), g.eq(0), b.eq(0), mask.eq(0), count.eq(0)]
 
         with m.If(self.x_valid & self.x_ready):
             with m.If(dropping):
@@ -137,13 +134,14 @@ class IndexList(wiring.Component):
                 with m.If(e == 0):
                     m.d.sync += fresh[xf].eq(self.x_user)
                 with m.If(group_end):
-                    m.d.sync += [mask.eq(0), b.eq(0), g.eq(g + 1)]
+                    m.d.sync += [mask.eq(0), count.eq(0), b.eq(0), g.eq(g + 1)]
                     with m.If(mask_next != 0):
                         m.d.comb += [xlist_w.en.eq(1), xlist_w.addr.eq(xf * xg + nx[xf]),
-                                     xlist_w.data.group.eq(g), xlist_w.data.mask.eq(mask_next)]
+                                     xlist_w.data.group.eq(g), xlist_w.data.mask.eq(mask_next),
+                                     xlist_w.data.count.eq(count_next)]
                         m.d.sync += nx[xf].eq(nx[xf] + 1)
                 with m.Else():
-                    m.d.sync += [mask.eq(mask_next), b.eq(b + 1)]
+                    m.d.sync += [mask.eq(mask_next), count.eq(count_next), b.eq(b + 1)]
                 m.d.sync += e.eq(e + 1)
                 with m.If((e == X - 1) & self.x_last):
                     m.d.sync += [full[xf].eq(1), xf.eq(~xf)] + restart()
@@ -165,11 +163,11 @@ class IndexList(wiring.Component):
                      hmem_w.data.eq(self.h_row)]
         with m.If(self.h_we & (hmask != 0)):
             m.d.comb += [hlist_w.en.eq(1), hlist_w.addr.eq((~hr) * hg + nh[~hr]),
-                         hlist_w.data.group.eq(self.h_group), hlist_w.data.mask.eq(hmask)]
-            count = _popcount(hmask, N)
+                         hlist_w.data.group.eq(self.h_group), hlist_w.data.mask.eq(hmask),
+                         hlist_w.data.count.eq(self.h_count)]
             for b in range(2):
                 with m.If(hr != b):
-                    m.d.sync += [nh[b].eq(nh[b] + 1), hnnz[b].eq(hnnz[b] + count)]
+                    m.d.sync += [nh[b].eq(nh[b] + 1), hnnz[b].eq(hnnz[b] + self.h_count)]
 
         # List reads for the running step (combinational)
         m.d.comb += [xlist_r.addr.eq(xr * xg + self.x_index), self.x_entry.eq(xlist_r.data),

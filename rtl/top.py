@@ -194,18 +194,22 @@ class SkipLSTM(wiring.Component):
         # group is gathered in a shift register and written whole after its last slot
         h_row = Signal(N * hb, name="h_row")
         h_mask = Signal(N, name="h_mask")
+        h_count = Signal(range(N + 1), name="h_count")     # bits set in h_mask
         h_valid = Signal(name="h_valid")
         h_group = Signal(range(max(hg, 2)), name="h_group")
         with m.If(cells[0].h_valid):
             new_h = Cat(cell.h_data for cell in cells)
             new_nz = Cat(cell.h_nz for cell in cells)
+            new_count = sum(cell.h_nz for cell in cells)
             m.d.sync += [h_row.eq(Cat(h_row[P * hb:], new_h) if S > 1 else new_h),
-                         h_mask.eq(Cat(h_mask[P:], new_nz) if S > 1 else new_nz)]
+                         h_mask.eq(Cat(h_mask[P:], new_nz) if S > 1 else new_nz),
+                         h_count.eq(Mux(cells[0].h_slot == 0, 0, h_count) + new_count)]
         m.d.sync += [h_valid.eq(cells[0].h_valid & (cells[0].h_slot == S - 1)),
                      h_group.eq(cells[0].h_unit)]
         step_done = h_valid & (h_group == hg - 1)
         m.d.comb += [
             il.h_we.eq(h_valid), il.h_group.eq(h_group), il.h_row.eq(h_row), il.h_mask.eq(h_mask),
+            il.h_count.eq(h_count),
             fifo.w_en.eq(h_valid), fifo.w_data.eq(h_row),
             il.done.eq(step_done),
         ]

@@ -42,6 +42,7 @@ def run_issue(cfg, x, h_prev, sparse, fresh=False):
             ctx.set(il.h_row, sum(to_unsigned(h_prev[j * N + k], hb) << (k * hb)
                                   for k in range(N)))
             ctx.set(il.h_mask, sum(int(h_prev[j * N + k] != 0) << k for k in range(N)))
+            ctx.set(il.h_count, int(np.count_nonzero(h_prev[j * N:(j + 1) * N])))
             await ctx.tick()
         ctx.set(il.h_we, 0)
         for e, v in enumerate(x):
@@ -78,8 +79,12 @@ def run_issue(cfg, x, h_prev, sparse, fresh=False):
     return got
 
 
+# lane counts of one search chunk (4, 1, 6), of two chunks with a short last one (12) and of
+# four (32)
 ISSUE_CFGS = [Config(input_size=5, hidden_size=8, lanes=4), Config(input_size=3, hidden_size=8,
-              lanes=1), Config(input_size=2, hidden_size=6, lanes=6)]
+              lanes=1), Config(input_size=2, hidden_size=6, lanes=6),
+              Config(input_size=20, hidden_size=24, lanes=12),
+              Config(input_size=40, hidden_size=64, lanes=32)]
 
 
 @pytest.mark.parametrize("sparse", [True, False], ids=["sparse", "dense"])
@@ -223,21 +228,24 @@ def test_cell_unit_matches_golden(rng, cfg, p):
     assert got == want
 
 
-@pytest.mark.parametrize("width", [1, 2, 3, 5, 8, 11])
-def test_lowest_set_bit_tree_exhaustive(width):
+@pytest.mark.parametrize("width", [1, 2, 3, 5, 8])
+def test_select_small_exhaustive(width):
+    """The j-th set bit of every mask of ``width`` bits, for every j below its popcount."""
     from amaranth.hdl import Signal
-    from rtl.issue import _lowest_set_bit
+    from rtl.issue import _select_small
     m = Module()
-    v, o = Signal(width), Signal(4)
-    m.d.comb += o.eq(_lowest_set_bit(v, width))
+    v, j, o = Signal(width), Signal(3), Signal(3)
+    m.d.comb += o.eq(_select_small(v, j, width))
     bad = []
 
     async def bench(ctx):
         for x in range(1 << width):
-            ctx.set(v, x)
-            want = (x & -x).bit_length() - 1 if x else 0
-            if ctx.get(o) != want:
-                bad.append((x, ctx.get(o), want))
+            ones = [b for b in range(width) if x >> b & 1]
+            for k, want in enumerate(ones):
+                ctx.set(v, x)
+                ctx.set(j, k)
+                if ctx.get(o) != want:
+                    bad.append((x, k, ctx.get(o), want))
 
     sim = Simulator(m)
     sim.add_testbench(bench)
