@@ -31,13 +31,15 @@ accumulate     1         accumulator (bias + sum), row done
 drain          N/P       the N row results latched, then handed to the P cell units,
                          P per cycle (the last ones N/P cycles after the row ends)
 round          1         accumulator -> activation input, round half up, saturate
-activation     5         table read, table word register, slope x offset, interpolate,
-                         tanh fix-up
-cell           4         the slot's i, f, g, c, o selected; f*c and i*g; exact sum; one
-                         rounding, saturate, c written
+activation     6         table read, table word register, slope x offset (multiplier
+                         input and product registers), interpolate, tanh fix-up
+cell           5         the slot's i, f, g, c, o selected; f*c and i*g (multiplier input
+                         and product registers); exact sum; one rounding, saturate,
+                         c written
 round_c        1         c -> activation input
-tanh           5         tanh(c), as above
-output         5         o*tanh(c); round and saturate; compare with theta; prune;
+tanh           6         tanh(c), as above
+output         6         o*tanh(c) (multiplier input and product registers); round and
+                         saturate; compare with theta; prune;
                          the N h values of the unit group gathered; written to the h
                          buffer, the index list and the output FIFO
 =============  ========  ========================================================
@@ -55,7 +57,7 @@ from .config import Config
 __all__ = ["stages", "latency", "step_cycles", "nnz_per_step", "cycle_model", "describe"]
 
 _FIXED = {"prefetch": 2, "issue": 1, "search": 7, "fetch": 4, "multiply": 1, "accumulate": 1}
-_CELL = {"round": 1, "activation": 5, "cell": 4, "round_c": 1, "tanh": 5, "output": 5}
+_CELL = {"round": 1, "activation": 6, "cell": 5, "round_c": 1, "tanh": 6, "output": 6}
 
 
 def stages(cfg: Config):

@@ -10,6 +10,7 @@ from amaranth.lib.wiring import In, Out
 from golden.activation import pwl_tables
 
 from .fixedpoint import saturate
+from .primitives import Multiplier
 
 __all__ = ["Activation"]
 
@@ -22,6 +23,8 @@ class Activation(wiring.Component):
     act_input, gate : golden ``Format`` of the input and of the output.
     segments : sigmoid table segments (power of two).
     tag_width : width of a side-band tag delayed along with the data.
+    target : ``"generic"`` or ``"ecp5"`` (the slope multiplier as a registered
+        ``MULT18X18D``; ``rtl.primitives``). Same latency.
 
     Members
     -------
@@ -29,11 +32,13 @@ class Activation(wiring.Component):
     o_valid, o_data, o_tag : result, ``latency`` cycles later.
     """
 
-    #: table read, table word register, multiply, interpolate, tanh fix-up
-    latency = 5
+    #: table read, table word register, multiply (``Multiplier.latency``: its input and
+    #: product registers), interpolate, tanh fix-up
+    latency = 2 + Multiplier.latency + 2
 
-    def __init__(self, act_input, gate, segments, tag_width=1):
+    def __init__(self, act_input, gate, segments, tag_width=1, target="generic"):
         self.act_input, self.gate, self.segments = act_input, gate, segments
+        self.target = target
         self.tag_width = tag_width
         base, slope = pwl_tables(act_input, gate, segments)
         self._base, self._slope = [int(v) for v in base], [int(v) for v in slope]
@@ -75,12 +80,20 @@ class Activation(wiring.Component):
         m.d.sync += [base2.eq(rd.data[:self._bw]), slope2.eq(rd.data[self._bw:]), t2.eq(t1),
                      v2.eq(v1), tanh2.eq(tanh1), tag2.eq(tag1)]
 
-        # Stage 2: slope times the offset in the segment
-        prod3 = Signal(self._sw + max(tb, 1), name="prod3")
+        # Stage 2: slope times the offset in the segment, both unsigned (one more sign bit
+        # for the signed multiplier), with its input and product registers
+        m.submodules.mul = mul = Multiplier(self._sw + 1, max(tb, 1) + 1, target=self.target)
+        m.d.comb += [mul.op_a.eq(slope2), mul.op_b.eq(t2)]
+        prod3 = mul.product[:self._sw + max(tb, 1)]
         base3 = Signal(self._bw, name="base3")
         v3, tanh3, tag3 = Signal(name="v3"), Signal(name="tanh3"), Signal(self.tag_width, name="tag3")
-        m.d.sync += [prod3.eq(slope2 * t2), base3.eq(base2), v3.eq(v2), tanh3.eq(tanh2),
-                     tag3.eq(tag2)]
+        prev = (base2, v2, tanh2, tag2)
+        for n in range(Multiplier.latency):
+            regs = (Signal(self._bw, name=f"base3_{n}"), Signal(name=f"v3_{n}"),
+                    Signal(name=f"tanh3_{n}"), Signal(self.tag_width, name=f"tag3_{n}"))
+            m.d.sync += [r.eq(p) for r, p in zip(regs, prev)]
+            prev = regs
+        m.d.comb += [base3.eq(prev[0]), v3.eq(prev[1]), tanh3.eq(prev[2]), tag3.eq(prev[3])]
 
         # Stage 3: interpolate, round half up
         rnd = (1 << (tb - 1)) if tb else 0

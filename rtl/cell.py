@@ -10,6 +10,7 @@ from golden.layout import GATE_ACTIVATION, GATES, N_GATES
 
 from .activation import Activation
 from .fixedpoint import rescale, round_half_up, saturate
+from .primitives import Multiplier
 
 __all__ = ["CellUnit", "GATE_BITS"]
 
@@ -32,6 +33,8 @@ class CellUnit(wiring.Component):
     Parameters
     ----------
     cfg : golden ``Config``.
+    target : ``"generic"`` or ``"ecp5"`` (every multiplier a registered ``MULT18X18D``;
+        ``rtl.primitives``). Same latency.
 
     Members
     -------
@@ -42,11 +45,15 @@ class CellUnit(wiring.Component):
         ``h_unit``, and whether it is nonzero; ``latency`` cycles after the o row's input.
     """
 
-    #: round, activation, cell (4), round, tanh(c), output (4)
-    latency = 1 + Activation.latency + 4 + 1 + Activation.latency + 4
+    #: round, activation, cell (slot select, f c and i g in registered multipliers, sum,
+    #: round), round, tanh(c), output (o tanh(c) in a registered multiplier, round,
+    #: compare, prune)
+    latency = (1 + Activation.latency + 1 + Multiplier.latency + 2 + 1 + Activation.latency
+               + Multiplier.latency + 3)
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, target="generic"):
         self.cfg = cfg
+        self.target = target
         f = cfg.formats
         self.slots = cfg.min_columns
         self.slot_width = ceil_log2(max(self.slots, 2))
@@ -80,7 +87,7 @@ class CellUnit(wiring.Component):
         # Gate activation: sigmoid for i, f, o; tanh for g
         tag_w = self.row_width + sw
         m.submodules.gate_act = gate_act = Activation(cfg.act_input, cfg.gate, cfg.act_segments,
-                                                      tag_width=tag_w)
+                                                      tag_width=tag_w, target=self.target)
         m.d.comb += [gate_act.i_valid.eq(v_pre), gate_act.i_data.eq(pre),
                      gate_act.i_tanh.eq(row_pre[:GATE_BITS] == G),
                      gate_act.i_tag.eq(Cat(row_pre, slot_pre))]
@@ -102,9 +109,9 @@ class CellUnit(wiring.Component):
         m.d.comb += c_rd.addr.eq(addr)
 
         # Cell update, stage A: keep i, f, g per slot; on o select the slot's i, f, g with c
-        # and o into registers; stage A2: f*c and i*g from those registers (the slot
-        # multiplexer and the multipliers are separate timing paths). c_{t-1} = 0 at a
-        # sequence start: f is stored as 0 instead.
+        # and o into registers; stages A1, A2: f*c and i*g in two registered multipliers
+        # (the slot multiplexer and the multipliers are separate timing paths). c_{t-1} = 0
+        # at a sequence start: f is stored as 0 instead.
         gi = Array(Signal(gate_s, name=f"i_s{s}") for s in range(self.slots))
         gf_ = Array(Signal(gate_s, name=f"f_s{s}") for s in range(self.slots))
         gg = Array(Signal(gate_s, name=f"g_s{s}") for s in range(self.slots))
@@ -113,14 +120,22 @@ class CellUnit(wiring.Component):
         v7 = Signal(name="v7")
         j7, s7 = Signal(uw, name="j7"), Signal(sw, name="s7")
         m.d.sync += v7.eq(0)
-        fc8 = Signal(signed(cfg.gate.bits + f.cell.bits), name="fc8")
-        ig8 = Signal(signed(2 * cfg.gate.bits), name="ig8")
+        m.submodules.mul_fc = mul_fc = Multiplier(cfg.gate.bits, f.cell.bits, target=self.target)
+        m.submodules.mul_ig = mul_ig = Multiplier(cfg.gate.bits, cfg.gate.bits, target=self.target)
+        m.d.comb += [mul_fc.op_a.eq(f7), mul_fc.op_b.eq(c7),
+                     mul_ig.op_a.eq(i7), mul_ig.op_b.eq(g7)]
+        fc8, ig8 = mul_fc.product, mul_ig.product
         o8 = Signal(gate_s, name="o8")
         v8 = Signal(name="v8")
         j8 = Signal(uw, name="j8")
         s8 = Signal(sw, name="s8")
-        m.d.sync += [fc8.eq(f7 * c7), ig8.eq(i7 * g7), o8.eq(o7), v8.eq(v7), j8.eq(j7),
-                     s8.eq(s7)]
+        prev = (o7, v7, j7, s7)
+        for n in range(Multiplier.latency - 1):
+            regs = (Signal(gate_s, name=f"o7_{n}"), Signal(name=f"v7_{n}"),
+                    Signal(uw, name=f"j7_{n}"), Signal(sw, name=f"s7_{n}"))
+            m.d.sync += [r.eq(p) for r, p in zip(regs, prev)]
+            prev = regs
+        m.d.sync += [r.eq(p) for r, p in zip((o8, v8, j8, s8), prev)]
         with m.If(gate_act.o_valid):
             with m.Switch(q):
                 with m.Case(I):
@@ -157,18 +172,21 @@ class CellUnit(wiring.Component):
         m.d.sync += [tc10.eq(rescale(c9, cf, cfg.act_input)), v10.eq(v9),
                      tag10.eq(Cat(o9, j9, s9))]
         m.submodules.cell_act = cell_act = Activation(
-            cfg.act_input, cfg.gate, cfg.act_segments, tag_width=len(tag10))
+            cfg.act_input, cfg.gate, cfg.act_segments, tag_width=len(tag10), target=self.target)
         m.d.comb += [cell_act.i_valid.eq(v10), cell_act.i_data.eq(tc10), cell_act.i_tanh.eq(1),
                      cell_act.i_tag.eq(tag10)]
 
         # Output: h~ = o * tanh(c), round, saturate, prune
         tag13 = cell_act.o_tag
         o13 = tag13[:gate_s.width].as_signed()
-        hp14 = Signal(signed(2 * cfg.gate.bits), name="hp14")
-        v14 = Signal(name="v14")
-        js14 = Signal(uw + sw, name="js14")
-        m.d.sync += [hp14.eq(o13 * cell_act.o_data), v14.eq(cell_act.o_valid),
-                     js14.eq(tag13[gate_s.width:])]
+        m.submodules.mul_h = mul_h = Multiplier(cfg.gate.bits, cfg.gate.bits, target=self.target)
+        m.d.comb += [mul_h.op_a.eq(o13), mul_h.op_b.eq(cell_act.o_data)]
+        hp14 = mul_h.product
+        v14, js14 = cell_act.o_valid, tag13[gate_s.width:]
+        for n in range(Multiplier.latency):
+            v_n, js_n = Signal(name=f"v14_{n}"), Signal(uw + sw, name=f"js14_{n}")
+            m.d.sync += [v_n.eq(v14), js_n.eq(js14)]
+            v14, js14 = v_n, js_n
         h15 = Signal(signed(f.state.bits), name="h15")
         v15 = Signal(name="v15")
         js15 = Signal(uw + sw, name="js15")

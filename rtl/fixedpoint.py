@@ -1,7 +1,7 @@
 """Fixed-point helpers for the gateware, mirroring ``golden.fixed`` (explicit widths,
 explicit rounding, explicit saturation; no silent ``.eq()`` truncation)."""
 
-from amaranth.hdl import Const, Mux, Value, signed
+from amaranth.hdl import Cat, Const, Mux, Value, signed
 
 __all__ = ["round_half_up", "saturate", "rescale", "sign_extends"]
 
@@ -15,11 +15,16 @@ def round_half_up(v: Value, shift: int) -> Value:
 
 
 def saturate(v: Value, bits: int) -> Value:
-    """Clamp a signed value to ``bits`` bits; the result has shape ``signed(bits)``."""
+    """Clamp a value to ``bits`` signed bits; the result has shape ``signed(bits)``. The
+    range test is whether the bits above ``bits - 1`` all equal the sign (a reduction, not
+    two wide comparisons)."""
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    if v.shape().width <= bits and v.shape().signed:
+    if not v.shape().signed:
+        v = Cat(v, Const(0, 1)).as_signed()
+    if v.shape().width <= bits:
         return v.as_signed()
-    clamped = Mux(v > hi, Const(hi, signed(bits)), Mux(v < lo, Const(lo, signed(bits)), v))
+    clamped = Mux(sign_extends(v, bits), v[:bits],
+                  Mux(v[-1], Const(lo, signed(bits)), Const(hi, signed(bits))))
     return clamped[:bits].as_signed()
 
 

@@ -122,14 +122,14 @@ class Lane(wiring.Component):
         # Stage 3a -> 3: bank selected into the multiplier's input register, with the v
         # element; stage 3 -> 4: the product (exact) in its output register
         m.submodules.mul = mul = Multiplier(wbits, cfg.vector.bits, self.target)
-        m.d.comb += [mul.a.eq(Array(wb)[sel3a] if n_banks > 1 else wb[0]),
-                     mul.b.eq(self.value)]
+        m.d.comb += [mul.op_a.eq(Array(wb)[sel3a] if n_banks > 1 else wb[0]),
+                     mul.op_b.eq(self.value)]
         b3 = Signal(signed(f.bias.bits), name="b3")
         v3, first3 = Signal(name="v3"), Signal(name="first3")
         m.d.sync += [b3.eq(b3a), v3.eq(v3a), first3.eq(first3a)]
 
         # Stage 3 -> 4: bias aligned to the accumulator
-        prod4 = mul.p
+        prod4 = mul.product
         bias4 = Signal(signed(cfg.accumulator.bits), name="bias4")
         v4, first4 = Signal(name="v4"), Signal(name="first4")
         m.d.sync += [bias4.eq(b3 << (pf - f.bias.frac)), v4.eq(v3), first4.eq(first3)]

@@ -27,8 +27,8 @@ def _check_target(obj, target):
 
 
 class Multiplier(wiring.Component):
-    """``p = a * b`` (signed), two cycles after ``a`` and ``b``: both inputs registered, then
-    the product registered. Every register resets to 0 with the domain.
+    """``product = op_a * op_b`` (signed), two cycles after the operands: both inputs
+    registered, then the product registered. Every register resets to 0 with the domain.
 
     On ``ecp5`` with both operands at most 18 bits: one ``MULT18X18D`` with
     ``REG_INPUTA_CLK = REG_INPUTB_CLK = REG_OUTPUT_CLK = CLK0``.
@@ -39,8 +39,8 @@ class Multiplier(wiring.Component):
     def __init__(self, a_bits, b_bits, target="generic"):
         self.a_bits, self.b_bits = a_bits, b_bits
         self.target = _check_target(self, target)
-        super().__init__({"a": In(signed(a_bits)), "b": In(signed(b_bits)),
-                          "p": Out(signed(a_bits + b_bits))})
+        super().__init__({"op_a": In(signed(a_bits)), "op_b": In(signed(b_bits)),
+                          "product": Out(signed(a_bits + b_bits))})
 
     @property
     def uses_dsp(self):
@@ -49,15 +49,16 @@ class Multiplier(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         if not self.uses_dsp:
-            a_r, b_r = Signal.like(self.a, name="a_r"), Signal.like(self.b, name="b_r")
-            p_r = Signal.like(self.p, name="p_r")
-            m.d.sync += [a_r.eq(self.a), b_r.eq(self.b), p_r.eq(a_r * b_r)]
-            m.d.comb += self.p.eq(p_r)
+            a_r, b_r = Signal.like(self.op_a, name="a_r"), Signal.like(self.op_b, name="b_r")
+            p_r = Signal.like(self.product, name="p_r")
+            m.d.sync += [a_r.eq(self.op_a), b_r.eq(self.op_b), p_r.eq(a_r * b_r)]
+            m.d.comb += self.product.eq(p_r)
             return m
         a18 = Signal(signed(18), name="a18")
         b18 = Signal(signed(18), name="b18")
         p36 = Signal(36, name="p36")
-        m.d.comb += [a18.eq(self.a), b18.eq(self.b), self.p.eq(p36[:len(self.p)])]
+        m.d.comb += [a18.eq(self.op_a), b18.eq(self.op_b),
+                     self.product.eq(p36[:len(self.product)])]
         ports = {f"i_A{n}": a18[n] for n in range(18)}
         ports.update({f"i_B{n}": b18[n] for n in range(18)})
         ports.update({f"i_C{n}": Const(0, 1) for n in range(18)})

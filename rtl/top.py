@@ -88,7 +88,7 @@ class SkipLSTM(wiring.Component):
             lanes.append(lane)
         cells = []
         for p in range(P):
-            cell = CellUnit(cfg)
+            cell = CellUnit(cfg, target=self.target)
             m.submodules[f"cell{p}"] = cell
             cells.append(cell)
 
