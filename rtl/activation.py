@@ -4,13 +4,12 @@ import math
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.activation import pwl_tables
 
 from .fixedpoint import saturate
-from .primitives import Multiplier
+from .primitives import Multiplier, TableRom
 
 __all__ = ["Activation"]
 
@@ -24,31 +23,45 @@ class Activation(wiring.Component):
     segments : sigmoid table segments (power of two).
     tag_width : width of a side-band tag delayed along with the data.
     target : ``"generic"`` or ``"ecp5"`` (the slope multiplier as a registered
-        ``MULT18X18D``; ``rtl.primitives``). Same latency.
+        ``MULT18X18D``, the table as ``DP16KD`` with output registers; ``rtl.primitives``).
+        Same latency.
+    external_table : the table is outside (``t_addr`` / ``t_data``, read in
+        ``TableRom.latency`` cycles; the words of ``table_words()``), so that two units
+        share one two-port block.
 
     Members
     -------
     i_valid, i_data, i_tanh, i_tag : input, accepted every cycle.
     o_valid, o_data, o_tag : result, ``latency`` cycles later.
+    t_addr, t_data : the table read (``external_table`` only).
     """
 
     #: table read, table word register, multiply (``Multiplier.latency``: its input and
     #: product registers), interpolate, tanh fix-up
     latency = 2 + Multiplier.latency + 2
 
-    def __init__(self, act_input, gate, segments, tag_width=1, target="generic"):
+    def __init__(self, act_input, gate, segments, tag_width=1, target="generic",
+                 external_table=False):
         self.act_input, self.gate, self.segments = act_input, gate, segments
         self.target = target
+        self.external_table = external_table
         self.tag_width = tag_width
         base, slope = pwl_tables(act_input, gate, segments)
         self._base, self._slope = [int(v) for v in base], [int(v) for v in slope]
         self._bw = max(max(self._base).bit_length(), 1)
         self._sw = max(max(self._slope).bit_length(), 1)
+        table = {"t_addr": Out(range(segments)), "t_data": In(self._bw + self._sw)} \
+            if external_table else {}
         super().__init__({
             "i_valid": In(1), "i_data": In(signed(act_input.bits)), "i_tanh": In(1),
             "i_tag": In(tag_width),
             "o_valid": Out(1), "o_data": Out(signed(gate.bits)), "o_tag": Out(tag_width),
+            **table,
         })
+
+    def table_words(self):
+        """The table: word ``s`` holds segment ``s``'s base (low bits) and slope."""
+        return [b | (s << self._bw) for b, s in zip(self._base, self._slope)]
 
     def elaborate(self, platform):
         m = Module()
@@ -56,28 +69,31 @@ class Activation(wiring.Component):
         sb = int(math.log2(self.segments))
         tb = ab - sb
 
-        # Table: base and slope packed in one word
-        rom = Memory(shape=unsigned(self._bw + self._sw), depth=self.segments,
-                     init=[b | (s << self._bw) for b, s in zip(self._base, self._slope)])
-        m.submodules.rom = rom
-        rd = rom.read_port()
+        # Table: base and slope packed in one word, read in two cycles (read register,
+        # output register)
+        if self.external_table:
+            t_addr, t_data = self.t_addr, self.t_data
+        else:
+            m.submodules.rom = rom = TableRom(self._bw + self._sw, self.segments,
+                                              self.table_words(), self.target)
+            t_addr, t_data = rom.r0_addr, rom.r0_data
 
         # Stage 0: double for tanh, offset binary, segment select
         doubled = saturate(self.i_data << 1, ab)
         a = Mux(self.i_tanh, doubled, self.i_data)
         u = Cat(a[:ab - 1], ~a[ab - 1])
-        m.d.comb += rd.addr.eq(u[tb:])
+        m.d.comb += t_addr.eq(u[tb:])
         t1 = Signal(max(tb, 1), name="t1")
         v1, tanh1, tag1 = Signal(name="v1"), Signal(name="tanh1"), Signal(self.tag_width, name="tag1")
         m.d.sync += [t1.eq(u[:tb] if tb else 0), v1.eq(self.i_valid), tanh1.eq(self.i_tanh),
                      tag1.eq(self.i_tag)]
 
-        # Stage 1: register the table word (the block RAM output is slow)
-        base2 = Signal(self._bw, name="base2")
-        slope2 = Signal(self._sw, name="slope2")
+        # Stage 1: the table word in its output register
+        assert TableRom.latency == 2
+        base2, slope2 = t_data[:self._bw], t_data[self._bw:]
         t2 = Signal(max(tb, 1), name="t2")
         v2, tanh2, tag2 = Signal(name="v2"), Signal(name="tanh2"), Signal(self.tag_width, name="tag2")
-        m.d.sync += [base2.eq(rd.data[:self._bw]), slope2.eq(rd.data[self._bw:]), t2.eq(t1),
+        m.d.sync += [t2.eq(t1),
                      v2.eq(v1), tanh2.eq(tanh1), tag2.eq(tag1)]
 
         # Stage 2: slope times the offset in the segment, both unsigned (one more sign bit

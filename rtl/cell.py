@@ -10,7 +10,7 @@ from golden.layout import GATE_ACTIVATION, GATES, N_GATES
 
 from .activation import Activation
 from .fixedpoint import rescale, round_half_up, saturate
-from .primitives import Multiplier
+from .primitives import Multiplier, TableRom
 
 __all__ = ["CellUnit", "GATE_BITS"]
 
@@ -87,7 +87,8 @@ class CellUnit(wiring.Component):
         # Gate activation: sigmoid for i, f, o; tanh for g
         tag_w = self.row_width + sw
         m.submodules.gate_act = gate_act = Activation(cfg.act_input, cfg.gate, cfg.act_segments,
-                                                      tag_width=tag_w, target=self.target)
+                                                      tag_width=tag_w, target=self.target,
+                                                      external_table=True)
         m.d.comb += [gate_act.i_valid.eq(v_pre), gate_act.i_data.eq(pre),
                      gate_act.i_tanh.eq(row_pre[:GATE_BITS] == G),
                      gate_act.i_tag.eq(Cat(row_pre, slot_pre))]
@@ -172,7 +173,15 @@ class CellUnit(wiring.Component):
         m.d.sync += [tc10.eq(rescale(c9, cf, cfg.act_input)), v10.eq(v9),
                      tag10.eq(Cat(o9, j9, s9))]
         m.submodules.cell_act = cell_act = Activation(
-            cfg.act_input, cfg.gate, cfg.act_segments, tag_width=len(tag10), target=self.target)
+            cfg.act_input, cfg.gate, cfg.act_segments, tag_width=len(tag10), target=self.target,
+            external_table=True)
+
+        # One table, two read ports: the gate activation's and tanh(c)'s
+        words = gate_act.table_words()
+        m.submodules.table = table = TableRom(len(gate_act.t_data), len(words), words,
+                                              self.target)
+        m.d.comb += [table.r0_addr.eq(gate_act.t_addr), gate_act.t_data.eq(table.r0_data),
+                     table.r1_addr.eq(cell_act.t_addr), cell_act.t_data.eq(table.r1_data)]
         m.d.comb += [cell_act.i_valid.eq(v10), cell_act.i_data.eq(tc10), cell_act.i_tanh.eq(1),
                      cell_act.i_tag.eq(tag10)]
 

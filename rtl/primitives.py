@@ -1,4 +1,5 @@
-"""Registered multiplier and weight block RAM: portable Verilog, or ECP5 primitives.
+"""Registered multiplier, weight block RAM and two-port table: portable Verilog, or ECP5
+primitives.
 
 ``target="generic"`` (default: Icarus, Verilator, any vendor's inference) describes both in
 plain Amaranth; ``target="ecp5"`` instantiates ``MULT18X18D`` with its input and output
@@ -8,13 +9,15 @@ every cycle; ``sim/ecp5_models.py`` writes behavioural models of the two cells s
 simulates the ECP5 variant against the generic one.
 """
 
-from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, ResetSignal, Signal, signed
+from amaranth.hdl import (Cat, ClockSignal, Const, Instance, Module, ResetSignal, Signal, signed,
+                          unsigned)
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-__all__ = ["TARGETS", "Multiplier", "WeightBank", "dp16kd_geometry", "dp16kd_initvals"]
+__all__ = ["TARGETS", "Multiplier", "WeightBank", "TableRom", "dp16kd_geometry",
+           "dp16kd_initvals"]
 
 TARGETS = ("generic", "ecp5")
 
@@ -86,6 +89,12 @@ def dp16kd_geometry(bits):
     raise ValueError(f"a {bits}-bit word does not fit a DP16KD port (at most 18 bits)")
 
 
+def _dp16kd_low_address(width):
+    """DP16KD address bits below the word address: 0 for x9; for x18, ADx1..0 are byte
+    enables (both set)."""
+    return Const(0, 3) if width == 9 else Const(0b0011, 4)
+
+
 def dp16kd_initvals(words, bits):
     """The 64 ``INITVAL_xx`` parameters of a DP16KD whose port width holds ``bits``-bit
     words (two's complement, the port's unused high bits 0, as Yosys fills them when it infers
@@ -150,8 +159,7 @@ class WeightBank(wiring.Component):
             m.d.sync += out.eq(rd.data)
             return m
         width, depth = dp16kd_geometry(self.bits)
-        # address bits below the word address: 0 for x9; for x18, ADx1..0 are byte enables
-        low = Const(0, 3) if width == 9 else Const(0b0011, 4)
+        low = _dp16kd_low_address(width)
         ra, wa = Signal(14, name="ra"), Signal(14, name="wa")
         di, do = Signal(18, name="di"), Signal(18, name="do")
         m.d.comb += [ra.eq(Cat(low, self.r_addr)), wa.eq(Cat(low, self.w_addr)),
@@ -180,4 +188,69 @@ class WeightBank(wiring.Component):
             i_CLKB=ClockSignal(), i_CEB=Const(1, 1), i_OCEB=Const(1, 1),
             i_WEB=self.w_en, i_RSTB=Const(0, 1),
             **ports)
+        return m
+
+
+class TableRom(wiring.Component):
+    """A read-only table of unsigned words with two read ports (0 and 1); each port's data
+    appears two cycles after its address (the RAM's read register, then an output
+    register). Two users of the same table share one block.
+
+    On ``ecp5`` (depth at most 2048): one ``DP16KD`` per 18 bits of the word (per 9 bits
+    above 1024 words), both ports reading with ``REGMODE_A = REGMODE_B = OUTREG``.
+    """
+
+    latency = 2
+
+    def __init__(self, bits, depth, init, target="generic"):
+        self.bits, self.depth = bits, depth
+        self.init = [int(v) for v in init]
+        self.target = _check_target(self, target)
+        aw = ceil_log2(max(depth, 2))
+        super().__init__({"r0_addr": In(aw), "r0_data": Out(bits),
+                          "r1_addr": In(aw), "r1_data": Out(bits)})
+
+    def elaborate(self, platform):
+        m = Module()
+        ports = ((self.r0_addr, self.r0_data), (self.r1_addr, self.r1_data))
+        if self.target == "generic" or self.depth > 2048:
+            mem = Memory(shape=unsigned(self.bits), depth=self.depth, init=self.init)
+            m.submodules.mem = mem
+            for n, (addr, data) in enumerate(ports):
+                rd = mem.read_port()
+                out = Signal(self.bits, name=f"out{n}_r", reset_less=True)
+                m.d.comb += [rd.addr.eq(addr), data.eq(out)]
+                m.d.sync += out.eq(rd.data)
+            return m
+        slice_bits = 18 if self.depth <= 1024 else 9
+        for k in range(-(-self.bits // slice_bits)):
+            lo = k * slice_bits
+            bits = min(slice_bits, self.bits - lo)
+            words = [(w >> lo) & ((1 << bits) - 1) for w in self.init]
+            width, _ = dp16kd_geometry(bits)
+            low = _dp16kd_low_address(width)
+            conn = {}
+            for name, (addr, data) in zip("AB", ports):
+                a = Signal(14, name=f"ad{name.lower()}{k}")
+                do = Signal(18, name=f"do{name.lower()}{k}")
+                m.d.comb += [a.eq(Cat(low, addr)), data[lo:lo + bits].eq(do[:bits])]
+                for n in range(14):
+                    conn[f"i_AD{name}{n}"] = a[n]
+                for n in range(18):
+                    conn[f"i_DI{name}{n}"] = Const(0, 1)
+                    conn[f"o_DO{name}{n}"] = do[n]
+                for n in range(3):
+                    conn[f"i_CS{name}{n}"] = Const(0, 1)
+                conn.update({f"i_CLK{name}": ClockSignal(), f"i_CE{name}": Const(1, 1),
+                             f"i_OCE{name}": Const(1, 1), f"i_WE{name}": Const(0, 1),
+                             f"i_RST{name}": Const(0, 1)})
+            m.submodules[f"bram{k}"] = Instance(
+                "DP16KD",
+                p_DATA_WIDTH_A=width, p_DATA_WIDTH_B=width,
+                p_REGMODE_A="OUTREG", p_REGMODE_B="OUTREG",
+                p_RESETMODE="SYNC", p_ASYNC_RESET_RELEASE="SYNC",
+                p_CSDECODE_A="0b000", p_CSDECODE_B="0b000",
+                p_WRITEMODE_A="NORMAL", p_WRITEMODE_B="NORMAL", p_GSR="DISABLED",
+                **{f"p_{name}": v for name, v in dp16kd_initvals(words, bits).items()},
+                **conn)
         return m
