@@ -1,10 +1,12 @@
 """Nonzero-index unit ("mask registers"): the double-buffered lists of nonzero v_t elements."""
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
+
+from .primitives import WeightBank
 
 __all__ = ["IndexList", "entry_layout"]
 
@@ -20,11 +22,17 @@ class IndexList(wiring.Component):
     """Builds, on the fly, the list of nonzero elements of v_t = [x_t ; h_{t-1}].
 
     Elements are kept in groups of N (the lane count): x group g is x[gN .. gN+N-1], h group
-    j is h[jN .. jN+N-1] (the h_t values of one unit group, gathered from the cell units). A list entry is a
-    group with its N-bit nonzero mask; groups without a nonzero element are never listed, so
+    j is h[jN .. jN+N-1] (the h_t values of one unit group, gathered from the cell units). A
+    list entry is a group with its N-bit nonzero mask and the number of its set bits; groups without a nonzero element are never listed, so
     a zero costs no cycle. An x group is appended when its last element arrives; an h group
     when the top writes it. Both sides are double-buffered: x has two slots (one filling, one
     read by the step), h has two buffers (step t reads h_{t-1} while it writes h_t).
+
+    Parameters
+    ----------
+    cfg : golden ``Config``.
+    target : ``"generic"`` or ``"ecp5"`` (the x buffer as a ``DP16KD`` with its output
+        register; ``rtl.primitives``). Same latency.
 
     Members
     -------
@@ -43,8 +51,9 @@ class IndexList(wiring.Component):
         bits set in the mask (counted by the top as the group is gathered).
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, target="generic"):
         self.cfg = cfg
+        self.target = target
         f = cfg.formats
         N = cfg.lanes
         self.xg, self.hg = cfg.x_groups, cfg.h_groups
@@ -79,13 +88,15 @@ class IndexList(wiring.Component):
         xb, hb, vf = f.input.bits, f.state.bits, cfg.vector.frac
 
         # Internal state: memories
-        xmem = Memory(shape=signed(xb), depth=2 * xp, init=[])
+        # x elements: read in two cycles (read register, output register: on ecp5 a DP16KD
+        # with OUTREG, so no path starts at a block RAM's slow unregistered output)
+        xtarget = self.target if xb <= 18 else "generic"
+        m.submodules.xmem = xmem = WeightBank(xb, 2 * xp, target=xtarget)
         hmem = Memory(shape=unsigned(N * hb), depth=2 * hg, init=[])
         xlist = Memory(shape=self.x_entry_layout, depth=2 * xg, init=[])
         hlist = Memory(shape=self.h_entry_layout, depth=2 * hg, init=[])
-        m.submodules.xmem, m.submodules.hmem = xmem, hmem
+        m.submodules.hmem = hmem
         m.submodules.xlist, m.submodules.hlist = xlist, hlist
-        xmem_w, xmem_r = xmem.write_port(), xmem.read_port()
         hmem_w, hmem_r = hmem.write_port(), hmem.read_port()
         xlist_w, xlist_r = xlist.write_port(), xlist.read_port(domain="comb")
         hlist_w, hlist_r = hlist.write_port(), hlist.read_port(domain="comb")
@@ -113,49 +124,84 @@ class IndexList(wiring.Component):
         b = Signal(range(max(N, 2)), name="x_bit")
         mask = Signal(N, name="x_mask")
         count = Signal(range(N + 1), name="x_count")
+        # the vector's nonzero elements, list entries and tuser so far; committed to the
+        # slot with its last element (the slot registers change only then and at a step's
+        # end, so the accept path drives plain counters)
+        v_nnz = Signal(range(X + 1), name="x_nnz")
+        v_entries = Signal(range(xg + 1), name="x_entries")
+        v_fresh = Signal(name="x_fresh")
         dropping = Signal(name="x_dropping")
         m.d.comb += self.x_ready.eq(~full[xf] | dropping)
         nz = self.x_data != 0
-        mask_next = mask | (nz << b)[:N]
+        # the mask shifts right, each element entering at the top: after a whole group its
+        # element 0 is at bit 0; the short last group (X mod N elements) is aligned by a
+        # constant shift
+        shifted = Cat(mask[1:], nz)
+        tail_n = X % N
+        # registered flags: e == X - 1, b == N - 1, count != 0 (the accept path compares
+        # nothing wide)
+        last_elem = Signal(init=int(X == 1), name="x_last_elem")
+        last_bit = Signal(init=int(N == 1), name="x_last_bit")
+        any_nz = Signal(name="x_any_nz")
+        mask_next = Mux(last_elem, shifted >> (N - tail_n), shifted) if tail_n else shifted
         count_next = count + nz
-        group_end = (b == N - 1) | (e == X - 1)
+        group_end = last_bit | last_elem
+        # the list entry is written one cycle after the group's last element (registered;
+        # a step reads the list and the elements no sooner than two cycles after its x_t is
+        # complete)
+        xl_we = Signal(name="xl_we")
+        xl_addr = Signal.like(xlist_w.addr, name="xl_addr")
+        xl_data = Signal(self.x_entry_layout, name="xl_data")
+        m.d.sync += xl_we.eq(0)
+        m.d.comb += [xlist_w.en.eq(xl_we), xlist_w.addr.eq(xl_addr), xlist_w.data.eq(xl_data)]
+        # likewise the element
+        xw_en = Signal(name="xw_en")
+        xw_addr = Signal.like(xmem.w_addr, name="xw_addr")
+        xw_data = Signal.like(xmem.w_data, name="xw_data")
+        m.d.sync += xw_en.eq(0)
+        m.d.comb += [xmem.w_en.eq(xw_en), xmem.w_addr.eq(xw_addr), xmem.w_data.eq(xw_data)]
 
         def restart():
-            return [e.eq(0), g.eq(0), b.eq(0), mask.eq(0), count.eq(0)]
+            return [e.eq(0), g.eq(0), b.eq(0), mask.eq(0), count.eq(0), v_nnz.eq(0),
+                    v_entries.eq(0), last_elem.eq(X == 1), last_bit.eq(N == 1), any_nz.eq(0)]
 
         with m.If(self.x_valid & self.x_ready):
             with m.If(dropping):
                 with m.If(self.x_last):
                     m.d.sync += dropping.eq(0)
             with m.Else():
-                m.d.comb += [xmem_w.en.eq(1), xmem_w.addr.eq(xf * xp + e),
-                             xmem_w.data.eq(self.x_data)]
-                m.d.sync += xnnz[xf].eq(xnnz[xf] + nz)
+                m.d.sync += [xw_en.eq(1), xw_addr.eq(xf * xp + e), xw_data.eq(self.x_data)]
+                m.d.sync += v_nnz.eq(v_nnz + nz)
                 with m.If(e == 0):
-                    m.d.sync += fresh[xf].eq(self.x_user)
+                    m.d.sync += v_fresh.eq(self.x_user)
+                listed = group_end & (any_nz | nz)
                 with m.If(group_end):
-                    m.d.sync += [mask.eq(0), count.eq(0), b.eq(0), g.eq(g + 1)]
-                    with m.If(mask_next != 0):
-                        m.d.comb += [xlist_w.en.eq(1), xlist_w.addr.eq(xf * xg + nx[xf]),
-                                     xlist_w.data.group.eq(g), xlist_w.data.mask.eq(mask_next),
-                                     xlist_w.data.count.eq(count_next)]
-                        m.d.sync += nx[xf].eq(nx[xf] + 1)
+                    m.d.sync += [mask.eq(0), count.eq(0), b.eq(0), g.eq(g + 1),
+                                 last_bit.eq(N == 1), any_nz.eq(0)]
+                    with m.If(any_nz | nz):
+                        m.d.sync += [xl_we.eq(1), xl_addr.eq(xf * xg + v_entries),
+                                     xl_data.group.eq(g), xl_data.mask.eq(mask_next),
+                                     xl_data.count.eq(count_next)]
+                        m.d.sync += v_entries.eq(v_entries + 1)
                 with m.Else():
-                    m.d.sync += [mask.eq(mask_next), count.eq(count_next), b.eq(b + 1)]
-                m.d.sync += e.eq(e + 1)
-                with m.If((e == X - 1) & self.x_last):
-                    m.d.sync += [full[xf].eq(1), xf.eq(~xf)] + restart()
-                with m.Elif((e == X - 1) | self.x_last):
+                    m.d.sync += [mask.eq(shifted), count.eq(count_next), b.eq(b + 1),
+                                 last_bit.eq(b == N - 2), any_nz.eq(any_nz | nz)]
+                m.d.sync += [e.eq(e + 1), last_elem.eq(e == X - 2)]
+                with m.If(last_elem & self.x_last):
+                    m.d.sync += [full[xf].eq(1), xf.eq(~xf), nx[xf].eq(v_entries + listed),
+                                 xnnz[xf].eq(v_nnz + nz),
+                                 fresh[xf].eq(self.x_user if X == 1 else v_fresh)] + restart()
+                with m.Elif(last_elem | self.x_last):
                     # wrong length: drop the vector (a long one up to its x_last)
                     m.d.comb += self.x_error.eq(1)
-                    m.d.sync += [nx[xf].eq(0), xnnz[xf].eq(0)] + restart()
+                    m.d.sync += restart()
                     m.d.sync += dropping.eq(~self.x_last)
 
         # Step boundaries
         with m.If(self.start):
             m.d.sync += [hr.eq(~hr), nh[hr].eq(0), hnnz[hr].eq(0)]
         with m.If(self.done):
-            m.d.sync += [full[xr].eq(0), nx[xr].eq(0), xnnz[xr].eq(0), xr.eq(~xr)]
+            m.d.sync += [full[xr].eq(0), xr.eq(~xr)]
 
         # h writer: one group of N lanes per write, into the buffer not being read
         hmask = self.h_mask
@@ -174,18 +220,24 @@ class IndexList(wiring.Component):
                      hlist_r.addr.eq(hr * hg + self.h_index), self.h_entry.eq(hlist_r.data)]
 
         # Element read: cycle 0 address, cycle 1 memory data
-        m.d.comb += [xmem_r.addr.eq(xr * xp + self.v_group * N + self.v_bit),
+        m.d.comb += [xmem.r_addr.eq(xr * xp + self.v_group * N + self.v_bit),
                      hmem_r.addr.eq(hr * hg + self.v_group),
-                     xmem_r.en.eq(self.v_en), hmem_r.en.eq(self.v_en)]
+                     hmem_r.en.eq(self.v_en)]
         kind1, zero1 = Signal(name="kind1"), Signal(name="zero1")
         bit1 = Signal(range(max(N, 2)), name="bit1")
         m.d.sync += [kind1.eq(self.v_kind), zero1.eq(self.v_zero), bit1.eq(self.v_bit)]
-        # cycle 2: the memory words registered as read (block-RAM outputs go to flip-flops)
-        x2, h2 = Signal.like(xmem_r.data, name="x2"), Signal.like(hmem_r.data, name="h2")
+        # cycle 2: the x word in its output register; of the h group, the chunk of 8 words
+        # holding the element (the selection is split over cycles 2 and 3)
+        assert WeightBank.latency == 2
+        lo = min(3, ceil_log2(max(N, 2)))
+        chunk_w = (1 << lo) * hb
+        n_chunks = -(-N // (1 << lo))
+        h_words = Cat(hmem_r.data, Const(0, n_chunks * chunk_w - N * hb))
+        x2, h2 = xmem.r_data, Signal(chunk_w, name="h2")
         kind2, zero2 = Signal(name="kind2"), Signal(name="zero2")
-        bit2 = Signal(range(max(N, 2)), name="bit2")
-        m.d.sync += [x2.eq(xmem_r.data), h2.eq(hmem_r.data), kind2.eq(kind1), zero2.eq(zero1),
-                     bit2.eq(bit1)]
+        bit2 = Signal(lo, name="bit2")
+        m.d.sync += [h2.eq(h_words.word_select(bit1 >> lo, chunk_w) if n_chunks > 1 else h_words),
+                     kind2.eq(kind1), zero2.eq(zero1), bit2.eq(bit1[:lo])]
         # cycle 3: the element selected, aligned to the vector format, registered
         xval = x2 << (vf - f.input.frac)
         hval = h2.word_select(bit2, hb).as_signed() << (vf - f.state.frac)

@@ -76,7 +76,7 @@ class SkipLSTM(wiring.Component):
 
         # Submodules
         m.submodules.regs = regs = Registers(cfg, baked=self.params is not None)
-        m.submodules.index_list = il = IndexList(cfg)
+        m.submodules.index_list = il = IndexList(cfg, target=self.target)
         m.submodules.issue = issue = ColumnIssue(cfg)
         m.submodules.loader = loader = ParamLoader(cfg, self.w_width)
         m.submodules.h_fifo = fifo = SyncFIFOBuffered(width=N * hb, depth=2 * hg)
