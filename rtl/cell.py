@@ -4,19 +4,17 @@ from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
 
 from golden.layout import GATE_ACTIVATION, GATES, N_GATES
 
+from . import interfaces
 from .activation import Activation
 from .fixedpoint import rescale, round_half_up, saturate
+from .interfaces import GATE_BITS, Geometry
 from .primitives import Multiplier, TableRom
 
-__all__ = ["CellUnit", "GATE_BITS"]
+__all__ = ["CellUnit"]
 
-# A local row is G j + q (``golden.layout``): with G a power of two, its low bits are the gate.
-assert N_GATES & (N_GATES - 1) == 0, "local rows split into unit and gate bits"
-GATE_BITS = (N_GATES - 1).bit_length()
 I, F, G, O = (GATES.index(name) for name in ("i", "f", "g", "o"))
 assert [GATE_ACTIVATION[g] for g in GATES].count("tanh") == 1
 assert O == N_GATES - 1, "the cell update follows a unit's last gate row, o"
@@ -38,11 +36,13 @@ class CellUnit(wiring.Component):
 
     Members
     -------
-    i_valid, i_acc, i_row, i_slot : a row result (accumulator format), its local row and slot.
+    rows : ``In(interfaces.row_results)``, a row result (accumulator format), its local row
+        and slot.
     fresh : the step starts a sequence (c_{t-1} = 0); theta : pruning threshold. Both are
         constant while a step runs.
-    h_valid, h_data, h_nz, h_slot, h_unit : pruned h of slot ``h_slot``, unit group
-        ``h_unit``, and whether it is nonzero; ``latency`` cycles after the o row's input.
+    h : ``Out(interfaces.h_values)``, pruned h of slot ``h.payload.slot``, unit group
+        ``h.payload.unit``, and whether it is nonzero; ``latency`` cycles after the o row's
+        input.
     """
 
     #: round, activation, cell (slot select, f c and i g in registered multipliers, sum,
@@ -56,15 +56,13 @@ class CellUnit(wiring.Component):
         self.target = target
         f = cfg.formats
         self.slots = cfg.min_columns
-        self.slot_width = ceil_log2(max(self.slots, 2))
-        self.row_width = ceil_log2(max(cfg.rows_per_lane, N_GATES))
-        self.unit_width = max(self.row_width - GATE_BITS, 1)
+        geo = Geometry(cfg)
+        self.slot_width, self.row_width = geo.slot_width, geo.row_width
+        self.unit_width = geo.unit_width
         super().__init__({
-            "i_valid": In(1), "i_acc": In(signed(cfg.accumulator.bits)),
-            "i_row": In(self.row_width), "i_slot": In(self.slot_width),
+            "rows": In(interfaces.row_results(geo)),
             "fresh": In(1), "theta": In(unsigned(f.state.bits)),
-            "h_valid": Out(1), "h_data": Out(signed(f.state.bits)), "h_nz": Out(1),
-            "h_slot": Out(self.slot_width), "h_unit": Out(self.unit_width),
+            "h": Out(interfaces.h_values(geo)),
         })
 
     def elaborate(self, platform):
@@ -81,8 +79,9 @@ class CellUnit(wiring.Component):
         v_pre = Signal(name="v_pre")
         row_pre = Signal(self.row_width, name="row_pre")
         slot_pre = Signal(sw, name="slot_pre")
-        m.d.sync += [pre.eq(rescale(self.i_acc, pf, cfg.act_input)), v_pre.eq(self.i_valid),
-                     row_pre.eq(self.i_row), slot_pre.eq(self.i_slot)]
+        rows = self.rows.payload
+        m.d.sync += [pre.eq(rescale(rows.acc, pf, cfg.act_input)), v_pre.eq(self.rows.valid),
+                     row_pre.eq(rows.row), slot_pre.eq(rows.slot)]
 
         # Gate activation: sigmoid for i, f, o; tanh for g
         tag_w = self.row_width + sw
@@ -209,7 +208,8 @@ class CellUnit(wiring.Component):
         js16 = Signal(uw + sw, name="js16")
         m.d.sync += [h16.eq(h15), small16.eq((h15 < theta_r) & (h15 > neg_theta)),
                      v16.eq(v15), js16.eq(js15)]
-        m.d.sync += [self.h_data.eq(Mux(small16, 0, h16)), self.h_valid.eq(v16),
-                     self.h_unit.eq(js16[:uw]), self.h_slot.eq(js16[uw:]),
-                     self.h_nz.eq(~small16 & (h16 != 0))]
+        h = self.h.payload
+        m.d.sync += [h.data.eq(Mux(small16, 0, h16)), self.h.valid.eq(v16),
+                     h.unit.eq(js16[:uw]), h.slot.eq(js16[uw:]),
+                     h.nz.eq(~small16 & (h16 != 0))]
         return m

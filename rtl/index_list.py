@@ -6,16 +6,11 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from . import interfaces
+from .interfaces import Geometry, entry_layout
 from .primitives import WeightBank
 
-__all__ = ["IndexList", "entry_layout"]
-
-
-def entry_layout(cfg, groups):
-    """A list entry: a group of N consecutive elements, the mask of its nonzero ones and
-    their number (so that the column issue never counts the bits of a wide mask)."""
-    return data.StructLayout({"group": ceil_log2(max(groups, 2)), "mask": cfg.lanes,
-                              "count": range(cfg.lanes + 1)})
+__all__ = ["IndexList"]
 
 
 class IndexList(wiring.Component):
@@ -36,17 +31,18 @@ class IndexList(wiring.Component):
 
     Members
     -------
-    x_valid, x_ready, x_data, x_last, x_user : x elements (input format), one per beat.
-    x_error : pulse, a vector whose ``x_last`` is not on element X-1 (the vector is dropped;
-        a long one up to its ``x_last``).
+    x : ``In(interfaces.x_stream)``, x elements (input format), one per beat.
+    x_error : pulse, a vector whose ``last`` is not on element X-1 (the vector is dropped;
+        a long one up to its ``last``).
     start, done : a step starts (h buffers swap) / ends (the read x slot is freed).
     rd_x_full, rd_x_fresh, rd_x_entries, rd_x_nnz : the x slot the next step reads.
     next_h_entries, next_h_nnz : the h buffer the next step reads (being written now).
-    x_index / x_entry, h_index / h_entry : combinational list reads for the running step.
-    v_en, v_kind, v_group, v_bit, v_zero : element read, cycle 0 (kind 1 = h).
-    v_data : the element in the vector format, cycle 3 (0 when ``v_zero``; registered
+    x_list, h_list : ``In(interfaces.list_read)``, combinational list reads for the running
+        step.
+    element : ``In(interfaces.element)``, element read, cycle 0 (kind 1 = h).
+    v_data : the element in the vector format, cycle 3 (0 when ``element.zero``; registered
         here, then broadcast to the lanes).
-    h_we, h_group, h_row, h_mask, h_count : a group of h_t (N state-format words), its
+    h_write : ``In(interfaces.h_write)``, a group of h_t (N state-format words), its
         nonzero mask (bit k: word k is not 0; computed by the cell units) and the number of
         bits set in the mask (counted by the top as the group is gathered).
     """
@@ -54,28 +50,21 @@ class IndexList(wiring.Component):
     def __init__(self, cfg, target="generic"):
         self.cfg = cfg
         self.target = target
-        f = cfg.formats
-        N = cfg.lanes
         self.xg, self.hg = cfg.x_groups, cfg.h_groups
         self.x_entry_layout = entry_layout(cfg, self.xg)
         self.h_entry_layout = entry_layout(cfg, self.hg)
-        self.gwidth = ceil_log2(max(self.xg, self.hg, 2))
+        geo = Geometry(cfg)
         super().__init__({
-            "x_valid": In(1), "x_ready": Out(1), "x_data": In(signed(f.input.bits)),
-            "x_last": In(1), "x_user": In(1), "x_error": Out(1),
+            "x": In(interfaces.x_stream(geo)), "x_error": Out(1),
             "start": In(1), "done": In(1),
             "rd_x_full": Out(1), "rd_x_fresh": Out(1),
             "rd_x_entries": Out(range(self.xg + 1)), "rd_x_nnz": Out(range(cfg.input_size + 1)),
             "next_h_entries": Out(range(self.hg + 1)),
             "next_h_nnz": Out(range(cfg.hidden_size + 1)),
-            "x_index": In(range(max(self.xg, 1))), "x_entry": Out(self.x_entry_layout),
-            "h_index": In(range(max(self.hg, 1))), "h_entry": Out(self.h_entry_layout),
-            "v_en": In(1), "v_kind": In(1), "v_group": In(self.gwidth),
-            "v_bit": In(range(max(N, 2))), "v_zero": In(1),
-            "v_data": Out(signed(cfg.vector.bits)),
-            "h_we": In(1), "h_group": In(range(max(self.hg, 2))),
-            "h_row": In(unsigned(N * f.state.bits)), "h_mask": In(N),
-            "h_count": In(range(N + 1)),
+            "x_list": In(interfaces.list_read(cfg, self.xg)),
+            "h_list": In(interfaces.list_read(cfg, self.hg)),
+            "element": In(interfaces.element(geo)), "v_data": Out(geo.vector_shape),
+            "h_write": In(interfaces.h_write(geo)),
         })
 
     def elaborate(self, platform):
@@ -131,8 +120,9 @@ class IndexList(wiring.Component):
         v_entries = Signal(range(xg + 1), name="x_entries")
         v_fresh = Signal(name="x_fresh")
         dropping = Signal(name="x_dropping")
-        m.d.comb += self.x_ready.eq(~full[xf] | dropping)
-        nz = self.x_data != 0
+        x = self.x.payload
+        m.d.comb += self.x.ready.eq(~full[xf] | dropping)
+        nz = x.data != 0
         # the mask shifts right, each element entering at the top: after a whole group its
         # element 0 is at bit 0; the short last group (X mod N elements) is aligned by a
         # constant shift
@@ -165,15 +155,15 @@ class IndexList(wiring.Component):
             return [e.eq(0), g.eq(0), b.eq(0), mask.eq(0), count.eq(0), v_nnz.eq(0),
                     v_entries.eq(0), last_elem.eq(X == 1), last_bit.eq(N == 1), any_nz.eq(0)]
 
-        with m.If(self.x_valid & self.x_ready):
+        with m.If(self.x.valid & self.x.ready):
             with m.If(dropping):
-                with m.If(self.x_last):
+                with m.If(x.last):
                     m.d.sync += dropping.eq(0)
             with m.Else():
-                m.d.sync += [xw_en.eq(1), xw_addr.eq(xf * xp + e), xw_data.eq(self.x_data)]
+                m.d.sync += [xw_en.eq(1), xw_addr.eq(xf * xp + e), xw_data.eq(x.data)]
                 m.d.sync += v_nnz.eq(v_nnz + nz)
                 with m.If(e == 0):
-                    m.d.sync += v_fresh.eq(self.x_user)
+                    m.d.sync += v_fresh.eq(x.user)
                 listed = group_end & (any_nz | nz)
                 with m.If(group_end):
                     m.d.sync += [mask.eq(0), count.eq(0), b.eq(0), g.eq(g + 1),
@@ -187,15 +177,15 @@ class IndexList(wiring.Component):
                     m.d.sync += [mask.eq(shifted), count.eq(count_next), b.eq(b + 1),
                                  last_bit.eq(b == N - 2), any_nz.eq(any_nz | nz)]
                 m.d.sync += [e.eq(e + 1), last_elem.eq(e == X - 2)]
-                with m.If(last_elem & self.x_last):
+                with m.If(last_elem & x.last):
                     m.d.sync += [full[xf].eq(1), xf.eq(~xf), nx[xf].eq(v_entries + listed),
                                  xnnz[xf].eq(v_nnz + nz),
-                                 fresh[xf].eq(self.x_user if X == 1 else v_fresh)] + restart()
-                with m.Elif(last_elem | self.x_last):
+                                 fresh[xf].eq(x.user if X == 1 else v_fresh)] + restart()
+                with m.Elif(last_elem | x.last):
                     # wrong length: drop the vector (a long one up to its x_last)
                     m.d.comb += self.x_error.eq(1)
                     m.d.sync += restart()
-                    m.d.sync += dropping.eq(~self.x_last)
+                    m.d.sync += dropping.eq(~x.last)
 
         # Step boundaries
         with m.If(self.start):
@@ -204,28 +194,32 @@ class IndexList(wiring.Component):
             m.d.sync += [full[xr].eq(0), xr.eq(~xr)]
 
         # h writer: one group of N lanes per write, into the buffer not being read
-        hmask = self.h_mask
-        m.d.comb += [hmem_w.en.eq(self.h_we), hmem_w.addr.eq((~hr) * hg + self.h_group),
-                     hmem_w.data.eq(self.h_row)]
-        with m.If(self.h_we & (hmask != 0)):
+        hw = self.h_write
+        hmask = hw.mask
+        m.d.comb += [hmem_w.en.eq(hw.en), hmem_w.addr.eq((~hr) * hg + hw.group),
+                     hmem_w.data.eq(hw.row)]
+        with m.If(hw.en & (hmask != 0)):
             m.d.comb += [hlist_w.en.eq(1), hlist_w.addr.eq((~hr) * hg + nh[~hr]),
-                         hlist_w.data.group.eq(self.h_group), hlist_w.data.mask.eq(hmask),
-                         hlist_w.data.count.eq(self.h_count)]
+                         hlist_w.data.group.eq(hw.group), hlist_w.data.mask.eq(hmask),
+                         hlist_w.data.count.eq(hw.count)]
             for b in range(2):
                 with m.If(hr != b):
-                    m.d.sync += [nh[b].eq(nh[b] + 1), hnnz[b].eq(hnnz[b] + self.h_count)]
+                    m.d.sync += [nh[b].eq(nh[b] + 1), hnnz[b].eq(hnnz[b] + hw.count)]
 
         # List reads for the running step (combinational)
-        m.d.comb += [xlist_r.addr.eq(xr * xg + self.x_index), self.x_entry.eq(xlist_r.data),
-                     hlist_r.addr.eq(hr * hg + self.h_index), self.h_entry.eq(hlist_r.data)]
+        m.d.comb += [xlist_r.addr.eq(xr * xg + self.x_list.index),
+                     self.x_list.entry.eq(xlist_r.data),
+                     hlist_r.addr.eq(hr * hg + self.h_list.index),
+                     self.h_list.entry.eq(hlist_r.data)]
 
         # Element read: cycle 0 address, cycle 1 memory data
-        m.d.comb += [xmem.r_addr.eq(xr * xp + self.v_group * N + self.v_bit),
-                     hmem_r.addr.eq(hr * hg + self.v_group),
-                     hmem_r.en.eq(self.v_en)]
+        el = self.element
+        m.d.comb += [xmem.r_addr.eq(xr * xp + el.group * N + el.bit),
+                     hmem_r.addr.eq(hr * hg + el.group),
+                     hmem_r.en.eq(el.en)]
         kind1, zero1 = Signal(name="kind1"), Signal(name="zero1")
         bit1 = Signal(range(max(N, 2)), name="bit1")
-        m.d.sync += [kind1.eq(self.v_kind), zero1.eq(self.v_zero), bit1.eq(self.v_bit)]
+        m.d.sync += [kind1.eq(el.kind), zero1.eq(el.zero), bit1.eq(el.bit)]
         # cycle 2: the x word in its output register; of the h group, the chunk of 8 words
         # holding the element (the selection is split over cycles 2 and 3)
         assert WeightBank.latency == 2

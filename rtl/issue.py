@@ -5,9 +5,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from golden.layout import N_GATES
-
-from .index_list import entry_layout
+from . import interfaces
+from .interfaces import Geometry
 
 __all__ = ["ColumnIssue"]
 
@@ -62,9 +61,10 @@ class ColumnIssue(wiring.Component):
     Members
     -------
     start, sparse, fresh, n_x, n_h, pad : latched at ``start``.
-    x_index / x_entry, h_index / h_entry : list reads (combinational, from ``IndexList``).
-    issue_valid, issue_first, issue_last, issue_addr, issue_row : the column, to the lanes.
-    v_en, v_kind, v_group, v_bit, v_zero : the element read, to ``IndexList``.
+    x_list, h_list : ``Out(interfaces.list_read)``, list reads (combinational, from
+        ``IndexList``).
+    column : ``Out(interfaces.column)``, the column, to the lanes.
+    element : ``Out(interfaces.element)``, the element read, to ``IndexList``.
     running : a step is issuing; last : pulse with the step's final column.
     """
 
@@ -76,21 +76,16 @@ class ColumnIssue(wiring.Component):
     def __init__(self, cfg):
         self.cfg = cfg
         self.xg, self.hg = cfg.x_groups, cfg.h_groups
-        depth = cfg.rows_per_lane * cfg.columns
-        self.addr_width = ceil_log2(max(depth, 2))
-        self.row_width = ceil_log2(max(cfg.rows_per_lane, N_GATES))
-        self.gwidth = ceil_log2(max(self.xg, self.hg, 2))
-        N = cfg.lanes
+        geo = Geometry(cfg)
+        self.addr_width, self.row_width, self.gwidth = (geo.addr_width, geo.row_width,
+                                                        geo.group_width)
         super().__init__({
             "start": In(1), "sparse": In(1), "fresh": In(1),
             "n_x": In(range(self.xg + 1)), "n_h": In(range(self.hg + 1)),
             "pad": In(range(cfg.min_columns + 1)),
-            "x_index": Out(range(max(self.xg, 1))), "x_entry": In(entry_layout(cfg, self.xg)),
-            "h_index": Out(range(max(self.hg, 1))), "h_entry": In(entry_layout(cfg, self.hg)),
-            "issue_valid": Out(1), "issue_first": Out(1), "issue_last": Out(1),
-            "issue_addr": Out(self.addr_width), "issue_row": Out(self.row_width),
-            "v_en": Out(1), "v_kind": Out(1), "v_group": Out(self.gwidth),
-            "v_bit": Out(range(max(N, 2))), "v_zero": Out(1),
+            "x_list": Out(interfaces.list_read(cfg, self.xg)),
+            "h_list": Out(interfaces.list_read(cfg, self.hg)),
+            "column": Out(interfaces.column(geo)), "element": Out(interfaces.element(geo)),
             "running": Out(1), "last": Out(1),
         })
 
@@ -148,12 +143,12 @@ class ColumnIssue(wiring.Component):
         full = (1 << N) - 1
         tail_n = X % N or N
         tail = (1 << tail_n) - 1
-        m.d.comb += [self.x_index.eq(xp), self.h_index.eq(hp)]
-        f_group = Mux(sparse, Mux(rp_x, self.x_entry.group, self.h_entry.group),
+        m.d.comb += [self.x_list.index.eq(xp), self.h_list.index.eq(hp)]
+        f_group = Mux(sparse, Mux(rp_x, self.x_list.entry.group, self.h_list.entry.group),
                       Mux(rp_x, xp, hp))
-        f_mask = Mux(sparse, Mux(rp_x, self.x_entry.mask, self.h_entry.mask),
+        f_mask = Mux(sparse, Mux(rp_x, self.x_list.entry.mask, self.h_list.entry.mask),
                      Mux(rp_x & (xp == xg - 1), tail, full))
-        f_count = Mux(sparse, Mux(rp_x, self.x_entry.count, self.h_entry.count),
+        f_count = Mux(sparse, Mux(rp_x, self.x_list.entry.count, self.h_list.entry.count),
                       Mux(rp_x & (xp == xg - 1), tail_n, N))
         fetched = {
             "group": Mux(null, 0, f_group), "mask": Mux(null, 1, f_mask),
@@ -280,12 +275,12 @@ class ColumnIssue(wiring.Component):
         r5 = stage(6, {"bit": bit})
         # 7: the outputs, registered
         p = payload
+        col, el = self.column, self.element
         m.d.sync += [
-            self.issue_valid.eq(p["valid"]), self.issue_first.eq(p["first"]),
-            self.issue_last.eq(p["last"]), self.issue_row.eq(p["row"]),
-            self.issue_addr.eq(p["abase"] + r5["bit"]),
-            self.v_en.eq(p["valid"]), self.v_kind.eq(p["kind"]), self.v_group.eq(p["group"]),
-            self.v_bit.eq(r5["bit"]), self.v_zero.eq(p["zero"]),
+            col.valid.eq(p["valid"]), col.first.eq(p["first"]), col.last.eq(p["last"]),
+            col.row.eq(p["row"]), col.addr.eq(p["abase"] + r5["bit"]),
+            el.en.eq(p["valid"]), el.kind.eq(p["kind"]), el.group.eq(p["group"]),
+            el.bit.eq(r5["bit"]), el.zero.eq(p["zero"]),
             self.last.eq(p["step_last"]),
         ]
         return m

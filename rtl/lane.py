@@ -6,8 +6,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from golden.layout import N_GATES
-
+from . import interfaces
+from .interfaces import Geometry
 from .primitives import Multiplier, WeightBank, dp16kd_geometry
 
 __all__ = ["Lane"]
@@ -32,9 +32,9 @@ class Lane(wiring.Component):
 
     Members
     -------
-    issue_valid, issue_first, issue_addr, issue_row : a column, cycle 0.
+    column : ``In(interfaces.column)``, a column, cycle 0 (``last`` unused here).
     value : the column's v element (vector format), cycle 3.
-    w_en, w_addr, w_data, b_en, b_addr, b_data : parameter writes.
+    param : ``In(interfaces.param_write)``; w_en, b_en : this lane's write enables.
     acc : the accumulator; it holds a finished row in the single cycle ``latency`` cycles
         after the row's last column (rows finish in local row order; the top tracks them).
     """
@@ -42,18 +42,14 @@ class Lane(wiring.Component):
     def __init__(self, cfg, weights=None, biases=None, target="generic"):
         self.cfg = cfg
         self.target = target
-        f = cfg.formats
         self.depth = cfg.rows_per_lane * cfg.columns
         self.weights, self.biases = weights, biases
-        self.addr_width = ceil_log2(max(self.depth, 2))
-        self.row_width = ceil_log2(max(cfg.rows_per_lane, N_GATES))
+        geo = Geometry(cfg)
+        self.addr_width, self.row_width = geo.addr_width, geo.row_width
         super().__init__({
-            "issue_valid": In(1), "issue_first": In(1),
-            "issue_addr": In(self.addr_width), "issue_row": In(self.row_width),
-            "value": In(signed(cfg.vector.bits)),
-            "w_en": In(1), "w_addr": In(self.addr_width), "w_data": In(signed(f.weight.bits)),
-            "b_en": In(1), "b_addr": In(self.row_width), "b_data": In(signed(f.bias.bits)),
-            "acc": Out(signed(cfg.accumulator.bits)),
+            "column": In(interfaces.column(geo)), "value": In(geo.vector_shape),
+            "param": In(interfaces.param_write(geo)), "w_en": In(1), "b_en": In(1),
+            "acc": Out(geo.acc_shape),
         })
 
     #: Cycles from the issue of a row's last column to its result in ``acc``: fetch (4: column
@@ -90,8 +86,9 @@ class Lane(wiring.Component):
         w_addr = Signal(self.addr_width, name="w_addr_r")
         w_data = Signal(signed(wbits), name="w_data_r")
         m.d.sync += [
-            w_en.eq(self.w_en), w_addr.eq(self.w_addr), w_data.eq(self.w_data),
-            b_wr.en.eq(self.b_en), b_wr.addr.eq(self.b_addr), b_wr.data.eq(self.b_data),
+            w_en.eq(self.w_en), w_addr.eq(self.param.w_addr), w_data.eq(self.param.w_data),
+            b_wr.en.eq(self.b_en), b_wr.addr.eq(self.param.b_addr),
+            b_wr.data.eq(self.param.b_data),
         ]
         for k, bank in enumerate(banks):
             m.d.comb += [bank.w_en.eq(w_en & ((w_addr >> bank_bits) == k)),
@@ -102,8 +99,8 @@ class Lane(wiring.Component):
         addr1 = Signal(self.addr_width, name="addr1")
         v1, first1 = Signal(name="v1"), Signal(name="first1")
         row1 = Signal(self.row_width, name="row1")
-        m.d.sync += [addr1.eq(self.issue_addr), v1.eq(self.issue_valid),
-                     first1.eq(self.issue_first), row1.eq(self.issue_row)]
+        m.d.sync += [addr1.eq(self.column.addr), v1.eq(self.column.valid),
+                     first1.eq(self.column.first), row1.eq(self.column.row)]
 
         # Stage 1 -> 2: memory reads
         m.d.comb += [bank.r_addr.eq(addr1[:bank_bits]) for bank in banks]

@@ -1,13 +1,14 @@
 """Parameter loader: the ``s_axis_w`` stream into the lanes' weight and bias memories."""
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
 
 from golden.layout import N_GATES
 
+from . import interfaces
 from .fixedpoint import sign_extends
+from .interfaces import Geometry
 
 __all__ = ["ParamLoader"]
 
@@ -31,25 +32,22 @@ class ParamLoader(wiring.Component):
     Members
     -------
     enable : beats are accepted only while 1 (no step in flight).
-    s_valid, s_ready, s_data, s_last : the stream.
+    w : ``In(interfaces.param_stream(data_width))``, the parameter beats.
     active : a load has begun and not ended (steps must not start).
     loaded : pulse, a complete load ended. error : pulse, a protocol error.
-    w_lane_en, w_addr, w_data, b_lane_en, b_addr, b_data : writes (one-hot lane enables).
+    param : ``Out(interfaces.param_write)``; w_lane_en, b_lane_en : the one-hot lane enables
+        of the weight and bias writes.
     """
 
     def __init__(self, cfg, data_width):
         self.cfg = cfg
-        f = cfg.formats
         self.total = N_GATES * cfg.hidden_size * (cfg.columns + 1)
-        depth = cfg.rows_per_lane * cfg.columns
+        geo = Geometry(cfg)
         super().__init__({
-            "enable": In(1),
-            "s_valid": In(1), "s_ready": Out(1), "s_data": In(data_width), "s_last": In(1),
+            "enable": In(1), "w": In(interfaces.param_stream(data_width)),
             "active": Out(1), "loaded": Out(1), "error": Out(1),
-            "w_lane_en": Out(cfg.lanes), "w_addr": Out(ceil_log2(max(depth, 2))),
-            "w_data": Out(signed(f.weight.bits)),
-            "b_lane_en": Out(cfg.lanes), "b_addr": Out(ceil_log2(max(cfg.rows_per_lane, 4))),
-            "b_data": Out(signed(f.bias.bits)),
+            "param": Out(interfaces.param_write(geo)),
+            "w_lane_en": Out(cfg.lanes), "b_lane_en": Out(cfg.lanes),
         })
 
     def elaborate(self, platform):
@@ -68,18 +66,19 @@ class ParamLoader(wiring.Component):
         c = Signal(range(max(X, H, 2)), name="col")
         dropping = Signal(name="dropping")
 
-        m.d.comb += [self.s_ready.eq(self.enable), self.active.eq((count != 0) | dropping)]
+        s_valid, s_data, s_last = self.w.valid, self.w.payload.data, self.w.payload.last
+        m.d.comb += [self.w.ready.eq(self.enable), self.active.eq((count != 0) | dropping)]
         m.d.sync += self.loaded.eq(0)
 
         # Memory address of the current row: rowbase = (G j + q) * columns (+ X for the
         # recurrent part), kept incrementally so that no multiplier sits in the write path.
         C = cfg.columns
-        rowbase = Signal(self.w_addr.shape(), name="rowbase")
+        rowbase = Signal(self.param.w_addr.shape(), name="rowbase")
         local_row = j * N_GATES + q
         m.d.comb += [
-            self.w_addr.eq(rowbase + c),
-            self.w_data.eq(self.s_data[:wb]), self.b_addr.eq(local_row),
-            self.b_data.eq(self.s_data[:bb]),
+            self.param.w_addr.eq(rowbase + c),
+            self.param.w_data.eq(s_data[:wb]), self.param.b_addr.eq(local_row),
+            self.param.b_data.eq(s_data[:bb]),
         ]
 
         def restart():
@@ -103,13 +102,13 @@ class ParamLoader(wiring.Component):
             with m.Else():
                 m.d.sync += k.eq(k + 1)
 
-        with m.If(self.s_valid & self.s_ready):
+        with m.If(s_valid & self.w.ready):
             with m.If(dropping):
-                with m.If(self.s_last):
+                with m.If(s_last):
                     m.d.sync += dropping.eq(0)
             with m.Else():
-                fits = Mux(phase == PHASE_B, sign_extends(self.s_data, bb),
-                           sign_extends(self.s_data, wb))
+                fits = Mux(phase == PHASE_B, sign_extends(s_data, bb),
+                           sign_extends(s_data, wb))
                 with m.If(phase == PHASE_B):
                     m.d.comb += self.b_lane_en.eq(1 << k)
                     next_row()
@@ -126,12 +125,12 @@ class ParamLoader(wiring.Component):
                 m.d.sync += count.eq(count + 1)
                 with m.If(count == self.total - 1):
                     m.d.sync += restart()
-                    with m.If(self.s_last):
+                    with m.If(s_last):
                         m.d.sync += self.loaded.eq(1)
                     with m.Else():
                         m.d.comb += self.error.eq(1)
                         m.d.sync += dropping.eq(1)
-                with m.Elif(self.s_last):
+                with m.Elif(s_last):
                     m.d.comb += self.error.eq(1)
                     m.d.sync += restart()
         return m

@@ -101,26 +101,23 @@ class SkipLSTM(wiring.Component):
         # x stream -> nonzero-index unit
         x_range_err = Signal(name="x_range_err")
         m.d.comb += [
-            il.x_valid.eq(self.s_axis_x_tvalid), self.s_axis_x_tready.eq(il.x_ready),
-            il.x_data.eq(self.s_axis_x_tdata[:f.input.bits]),
-            il.x_last.eq(self.s_axis_x_tlast), il.x_user.eq(self.s_axis_x_tuser),
+            il.x.valid.eq(self.s_axis_x_tvalid), self.s_axis_x_tready.eq(il.x.ready),
+            il.x.payload.data.eq(self.s_axis_x_tdata[:f.input.bits]),
+            il.x.payload.last.eq(self.s_axis_x_tlast), il.x.payload.user.eq(self.s_axis_x_tuser),
         ]
-        m.d.comb += x_range_err.eq(self.s_axis_x_tvalid & il.x_ready &
+        m.d.comb += x_range_err.eq(self.s_axis_x_tvalid & il.x.ready &
                                    ~sign_extends(self.s_axis_x_tdata, f.input.bits))
 
         # Parameter stream -> lanes
         busy = Signal(name="busy")
         m.d.comb += [
-            loader.enable.eq(~busy), loader.s_valid.eq(self.s_axis_w_tvalid),
-            self.s_axis_w_tready.eq(loader.s_ready), loader.s_data.eq(self.s_axis_w_tdata),
-            loader.s_last.eq(self.s_axis_w_tlast),
+            loader.enable.eq(~busy), loader.w.valid.eq(self.s_axis_w_tvalid),
+            self.s_axis_w_tready.eq(loader.w.ready), loader.w.payload.data.eq(self.s_axis_w_tdata),
+            loader.w.payload.last.eq(self.s_axis_w_tlast),
         ]
+        wiring.connect(m, loader.param, *(lane.param for lane in lanes))
         for k, lane in enumerate(lanes):
-            m.d.comb += [
-                lane.w_en.eq(loader.w_lane_en[k]), lane.w_addr.eq(loader.w_addr),
-                lane.w_data.eq(loader.w_data), lane.b_en.eq(loader.b_lane_en[k]),
-                lane.b_addr.eq(loader.b_addr), lane.b_data.eq(loader.b_data),
-            ]
+            m.d.comb += [lane.w_en.eq(loader.w_lane_en[k]), lane.b_en.eq(loader.b_lane_en[k])]
 
         # Step control
         pending_clear = Signal(init=1, name="pending_clear")
@@ -141,23 +138,18 @@ class SkipLSTM(wiring.Component):
             il.start.eq(start), issue.start.eq(start), issue.sparse.eq(regs.sparse),
             issue.fresh.eq(fresh_now), issue.n_x.eq(il.rd_x_entries),
             issue.n_h.eq(il.next_h_entries), issue.pad.eq(pad_now),
-            il.x_index.eq(issue.x_index), issue.x_entry.eq(il.x_entry),
-            il.h_index.eq(issue.h_index), issue.h_entry.eq(il.h_entry),
-            il.v_en.eq(issue.v_en), il.v_kind.eq(issue.v_kind), il.v_group.eq(issue.v_group),
-            il.v_bit.eq(issue.v_bit), il.v_zero.eq(issue.v_zero),
         ]
+        wiring.connect(m, issue.x_list, il.x_list)
+        wiring.connect(m, issue.h_list, il.h_list)
+        wiring.connect(m, issue.element, il.element)
         with m.If(start):
             m.d.sync += [busy.eq(1), fresh.eq(fresh_now), theta.eq(regs.theta),
                          step_nnz.eq(nnz_now), pending_clear.eq(0)]
         with m.If((regs.clear_state | loader.loaded) & ~start):
             m.d.sync += pending_clear.eq(1)
 
-        for lane in lanes:
-            m.d.comb += [
-                lane.issue_valid.eq(issue.issue_valid), lane.issue_first.eq(issue.issue_first),
-                lane.issue_addr.eq(issue.issue_addr),
-                lane.issue_row.eq(issue.issue_row), lane.value.eq(il.v_data),
-            ]
+        wiring.connect(m, issue.column, *(lane.column for lane in lanes))
+        m.d.comb += [lane.value.eq(il.v_data) for lane in lanes]
 
         # Row results: all lanes finish a row together; the N accumulators are latched and
         # handed to the cell units P per cycle: in cycle s after the latch, unit p takes lane
@@ -168,7 +160,7 @@ class SkipLSTM(wiring.Component):
         next_row = Signal(range(max(cfg.rows_per_lane, 2)), name="next_row")  # rows in order
         slot = Signal(range(max(S, 2)), name="accbuf_slot")
         draining = Signal(name="accbuf_draining")
-        row_done = issue.issue_valid & issue.issue_last       # the lanes hold it Lane.latency
+        row_done = issue.column.valid & issue.column.last     # the lanes hold it Lane.latency
         for n in range(Lane.latency):                         # cycles later
             later = Signal(name=f"row_done{n + 1}")
             m.d.sync += later.eq(row_done)
@@ -186,8 +178,8 @@ class SkipLSTM(wiring.Component):
             with m.If(slot == S - 1):
                 m.d.sync += draining.eq(0)
         for p, cell in enumerate(cells):
-            m.d.comb += [cell.i_valid.eq(draining), cell.i_acc.eq(accs[p]),
-                         cell.i_row.eq(acc_row), cell.i_slot.eq(slot),
+            m.d.comb += [cell.rows.valid.eq(draining), cell.rows.payload.acc.eq(accs[p]),
+                         cell.rows.payload.row.eq(acc_row), cell.rows.payload.slot.eq(slot),
                          cell.fresh.eq(fresh), cell.theta.eq(theta)]
 
         # h_t: the cell units deliver a unit group P values per cycle, slot by slot; the
@@ -197,19 +189,20 @@ class SkipLSTM(wiring.Component):
         h_count = Signal(range(N + 1), name="h_count")     # bits set in h_mask
         h_valid = Signal(name="h_valid")
         h_group = Signal(range(max(hg, 2)), name="h_group")
-        with m.If(cells[0].h_valid):
-            new_h = Cat(cell.h_data for cell in cells)
-            new_nz = Cat(cell.h_nz for cell in cells)
-            new_count = sum(cell.h_nz for cell in cells)
+        h0 = cells[0].h
+        with m.If(h0.valid):
+            new_h = Cat(cell.h.payload.data for cell in cells)
+            new_nz = Cat(cell.h.payload.nz for cell in cells)
+            new_count = sum(cell.h.payload.nz for cell in cells)
             m.d.sync += [h_row.eq(Cat(h_row[P * hb:], new_h) if S > 1 else new_h),
                          h_mask.eq(Cat(h_mask[P:], new_nz) if S > 1 else new_nz),
-                         h_count.eq(Mux(cells[0].h_slot == 0, 0, h_count) + new_count)]
-        m.d.sync += [h_valid.eq(cells[0].h_valid & (cells[0].h_slot == S - 1)),
-                     h_group.eq(cells[0].h_unit)]
+                         h_count.eq(Mux(h0.payload.slot == 0, 0, h_count) + new_count)]
+        m.d.sync += [h_valid.eq(h0.valid & (h0.payload.slot == S - 1)),
+                     h_group.eq(h0.payload.unit)]
         step_done = h_valid & (h_group == hg - 1)
         m.d.comb += [
-            il.h_we.eq(h_valid), il.h_group.eq(h_group), il.h_row.eq(h_row), il.h_mask.eq(h_mask),
-            il.h_count.eq(h_count),
+            il.h_write.en.eq(h_valid), il.h_write.group.eq(h_group), il.h_write.row.eq(h_row),
+            il.h_write.mask.eq(h_mask), il.h_write.count.eq(h_count),
             fifo.w_en.eq(h_valid), fifo.w_data.eq(h_row),
             il.done.eq(step_done),
         ]

@@ -5,6 +5,7 @@ unit with the column issue (which columns, in which order, with which values), o
 import numpy as np
 import pytest
 from amaranth.hdl import Module
+from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from golden.config import Config
@@ -22,11 +23,10 @@ def issue_harness(cfg):
     m.submodules.issue = issue = ColumnIssue(cfg)
     m.d.comb += [
         il.start.eq(issue.start), issue.n_x.eq(il.rd_x_entries), issue.n_h.eq(il.next_h_entries),
-        il.x_index.eq(issue.x_index), issue.x_entry.eq(il.x_entry),
-        il.h_index.eq(issue.h_index), issue.h_entry.eq(il.h_entry),
-        il.v_en.eq(issue.v_en), il.v_kind.eq(issue.v_kind), il.v_group.eq(issue.v_group),
-        il.v_bit.eq(issue.v_bit), il.v_zero.eq(issue.v_zero),
     ]
+    wiring.connect(m, issue.x_list, il.x_list)
+    wiring.connect(m, issue.h_list, il.h_list)
+    wiring.connect(m, issue.element, il.element)
     return m, il, issue
 
 
@@ -37,20 +37,20 @@ def run_issue(cfg, x, h_prev, sparse, fresh=False):
 
     async def bench(ctx):
         for j in range(cfg.h_groups):                   # h_{t-1}, as the lanes write it
-            ctx.set(il.h_we, 1)
-            ctx.set(il.h_group, j)
-            ctx.set(il.h_row, sum(to_unsigned(h_prev[j * N + k], hb) << (k * hb)
-                                  for k in range(N)))
-            ctx.set(il.h_mask, sum(int(h_prev[j * N + k] != 0) << k for k in range(N)))
-            ctx.set(il.h_count, int(np.count_nonzero(h_prev[j * N:(j + 1) * N])))
+            hw = il.h_write
+            ctx.set(hw.en, 1)
+            ctx.set(hw.group, j)
+            ctx.set(hw.row, sum(to_unsigned(h_prev[j * N + k], hb) << (k * hb)
+                                for k in range(N)))
+            ctx.set(hw.mask, sum(int(h_prev[j * N + k] != 0) << k for k in range(N)))
+            ctx.set(hw.count, int(np.count_nonzero(h_prev[j * N:(j + 1) * N])))
             await ctx.tick()
-        ctx.set(il.h_we, 0)
+        ctx.set(il.h_write.en, 0)
         for e, v in enumerate(x):
-            ctx.set(il.x_valid, 1)
-            ctx.set(il.x_data, int(v))
-            ctx.set(il.x_last, e == len(x) - 1)
+            ctx.set(il.x.valid, 1)
+            ctx.set(il.x.payload, {"data": int(v), "last": e == len(x) - 1, "user": 0})
             await ctx.tick()
-        ctx.set(il.x_valid, 0)
+        ctx.set(il.x.valid, 0)
         assert ctx.get(il.rd_x_full)
         ctx.set(issue.start, 1)
         ctx.set(issue.sparse, sparse)
@@ -61,9 +61,10 @@ def run_issue(cfg, x, h_prev, sparse, fresh=False):
         idle = 0
         while idle < 6:                  # outputs are registered: drain after `running` falls
             values.append(ctx.get(il.v_data))
-            if ctx.get(issue.issue_valid):
-                issued.append((ctx.get(issue.issue_row), ctx.get(issue.issue_addr),
-                               ctx.get(issue.issue_first), ctx.get(issue.issue_last)))
+            col = issue.column
+            if ctx.get(col.valid):
+                issued.append((ctx.get(col.row), ctx.get(col.addr), ctx.get(col.first),
+                               ctx.get(col.last)))
                 idle = 0
             else:
                 issued.append(None)
@@ -141,10 +142,10 @@ def test_lane_matches_golden_accumulators(rng, cfg):
                 cols, v = [0], np.zeros_like(v)
             for r in range(cfg.rows_per_lane):
                 for i, c in enumerate(cols):
-                    ctx.set(lane.issue_valid, 1)
-                    ctx.set(lane.issue_first, i == 0)
-                    ctx.set(lane.issue_addr, r * cfg.columns + int(c))
-                    ctx.set(lane.issue_row, r)
+                    ctx.set(lane.column.valid, 1)
+                    ctx.set(lane.column.first, i == 0)
+                    ctx.set(lane.column.addr, r * cfg.columns + int(c))
+                    ctx.set(lane.column.row, r)
                     if i == len(cols) - 1:            # the row's result, Lane.latency later
                         done_at.add(cycle + 1 + Lane.latency)
                     await ctx.tick()
@@ -152,7 +153,7 @@ def test_lane_matches_golden_accumulators(rng, cfg):
                     if len(prev) == 2:
                         ctx.set(lane.value, prev.pop(0))  # value arrives three cycles later
                     prev.append(int(v[c]))
-            ctx.set(lane.issue_valid, 0)
+            ctx.set(lane.column.valid, 0)
             while prev:
                 await ctx.tick()
                 cycle += 1
@@ -202,19 +203,19 @@ def test_cell_unit_matches_golden(rng, cfg, p):
             for r in range(cfg.rows_per_lane):
                 for s in range(S):
                     k = P * s + p
-                    ctx.set(cell.i_valid, 1)
-                    ctx.set(cell.i_acc, int(st.acc[lane_rows(cfg, k)[r]]))
-                    ctx.set(cell.i_row, r)
-                    ctx.set(cell.i_slot, s)
+                    ctx.set(cell.rows.valid, 1)
+                    ctx.set(cell.rows.payload, {"acc": int(st.acc[lane_rows(cfg, k)[r]]),
+                                                "row": r, "slot": s})
                     await ctx.tick()
-                ctx.set(cell.i_valid, 0)
+                ctx.set(cell.rows.valid, 0)
                 await ctx.tick()                  # rows need not be back to back
             for _ in range(CellUnit.latency + 2):
                 await ctx.tick()
 
     async def collect(ctx):
+        h = cell.h.payload
         async for _, _, valid, data, unit, slot in ctx.tick().sample(
-                cell.h_valid, cell.h_data, cell.h_unit, cell.h_slot):
+                cell.h.valid, h.data, h.unit, h.slot):
             if valid:
                 got.append((unit, slot, data))
 
