@@ -81,9 +81,14 @@ class ParamLoader(wiring.Component):
             self.param.b_data.eq(s_data[:bb]),
         ]
 
+        # registered flags: the load's last beat, a row's last column (no wide comparison in
+        # the accept path)
+        count_last = Signal(init=int(self.total == 1), name="count_last")
+        c_last = Signal(init=int(X == 1), name="col_last")
+
         def restart():
             return [count.eq(0), phase.eq(PHASE_IH), q.eq(0), j.eq(0), k.eq(0), c.eq(0),
-                    rowbase.eq(0)]
+                    rowbase.eq(0), count_last.eq(self.total == 1), c_last.eq(X == 1)]
 
         def next_row():
             # row = q H + u, u = j N + k: k fastest, then j, then q
@@ -94,6 +99,8 @@ class ParamLoader(wiring.Component):
                     with m.If(q == N_GATES - 1):
                         m.d.sync += [q.eq(0), phase.eq(phase + 1),
                                      rowbase.eq(Mux(phase == PHASE_IH, X, 0))]
+                        with m.If(phase == PHASE_IH):            # the next row is W_hh's
+                            m.d.sync += c_last.eq(H == 1)
                     with m.Else():
                         m.d.sync += [q.eq(q + 1),
                                      rowbase.eq(rowbase - N_GATES * C * (cfg.h_groups - 1) + C)]
@@ -114,16 +121,16 @@ class ParamLoader(wiring.Component):
                     next_row()
                 with m.Else():
                     m.d.comb += self.w_lane_en.eq(1 << k)
-                    last_col = Mux(phase == PHASE_IH, c == X - 1, c == H - 1)
-                    with m.If(last_col):
-                        m.d.sync += c.eq(0)
+                    with m.If(c_last):
+                        m.d.sync += [c.eq(0), c_last.eq(Mux(phase == PHASE_IH, X == 1, H == 1))]
                         next_row()
                     with m.Else():
-                        m.d.sync += c.eq(c + 1)
+                        m.d.sync += [c.eq(c + 1),
+                                     c_last.eq(Mux(phase == PHASE_IH, c == X - 2, c == H - 2))]
                 with m.If(~fits):
                     m.d.comb += self.error.eq(1)
-                m.d.sync += count.eq(count + 1)
-                with m.If(count == self.total - 1):
+                m.d.sync += [count.eq(count + 1), count_last.eq(count == self.total - 2)]
+                with m.If(count_last):
                     m.d.sync += restart()
                     with m.If(s_last):
                         m.d.sync += self.loaded.eq(1)
