@@ -60,7 +60,7 @@ class ColumnIssue(wiring.Component):
 
     Members
     -------
-    start, sparse, fresh, n_x, n_h, pad : latched at ``start``.
+    start, sparse, fresh, n_x, n_h : latched at ``start``; pad : latched the cycle after.
     x_list, h_list : ``Out(interfaces.list_read)``, list reads (combinational, from
         ``IndexList``).
     column : ``Out(interfaces.column)``, the column, to the lanes.
@@ -185,10 +185,10 @@ class ColumnIssue(wiring.Component):
                 n_x.eq(n_x0), n_last.eq(n_tot - 1), null.eq(n_tot == 0),
                 row.eq(0), rowbase.eq(0), row_first.eq(1),
                 rp.eq(0), xp.eq(0), hp.eq(0), rp_x.eq(n_x0 != 0),
-                pad.eq(self.pad), wait.eq(self.pad), waiting.eq(self.pad != 0),
             ]
         with m.Elif(load0):
             m.d.sync += load(fetched) + copy(e0, fetched) + advance() + [load0.eq(0), load1.eq(1)]
+            m.d.sync += [pad.eq(self.pad), wait.eq(self.pad), waiting.eq(self.pad != 0)]
         with m.Elif(load1):
             m.d.sync += copy(nxt, fetched) + copy(e1, fetched) + advance() + [load1.eq(0),
                                                                               run.eq(1)]

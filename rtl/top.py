@@ -132,12 +132,13 @@ class SkipLSTM(wiring.Component):
         fresh_now = il.rd_x_fresh | pending_clear | regs.clear_state | loader.loaded
         nnz_now = Mux(regs.sparse, il.rd_x_nnz + Mux(fresh_now, 0, il.next_h_nnz), cfg.columns)
         # a row lasts at least min_columns cycles: the idle cycles before each row
-        cols_now = Mux(nnz_now == 0, 1, nnz_now)
-        pad_now = Mux(cols_now < S, S - cols_now, 0) if S > 1 else 0
+        # (from the step's nnz registered at start: the issue takes it one cycle later)
+        cols = Mux(step_nnz == 0, 1, step_nnz)
+        pad = Mux(cols < S, S - cols, 0) if S > 1 else 0
         m.d.comb += [
             il.start.eq(start), issue.start.eq(start), issue.sparse.eq(regs.sparse),
             issue.fresh.eq(fresh_now), issue.n_x.eq(il.rd_x_entries),
-            issue.n_h.eq(il.next_h_entries), issue.pad.eq(pad_now),
+            issue.n_h.eq(il.next_h_entries), issue.pad.eq(pad),
         ]
         wiring.connect(m, issue.x_list, il.x_list)
         wiring.connect(m, issue.h_list, il.h_list)
