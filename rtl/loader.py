@@ -67,7 +67,8 @@ class ParamLoader(wiring.Component):
         dropping = Signal(name="dropping")
 
         s_valid, s_data, s_last = self.w.valid, self.w.payload.data, self.w.payload.last
-        m.d.comb += [self.w.ready.eq(self.enable), self.active.eq((count != 0) | dropping)]
+        started = Signal(name="started")                     # count != 0, registered
+        m.d.comb += [self.w.ready.eq(self.enable), self.active.eq(started | dropping)]
         m.d.sync += self.loaded.eq(0)
 
         # Memory address of the current row: rowbase = (G j + q) * columns (+ X for the
@@ -87,8 +88,8 @@ class ParamLoader(wiring.Component):
         c_last = Signal(init=int(X == 1), name="col_last")
 
         def restart():
-            return [count.eq(0), phase.eq(PHASE_IH), q.eq(0), j.eq(0), k.eq(0), c.eq(0),
-                    rowbase.eq(0), count_last.eq(self.total == 1), c_last.eq(X == 1)]
+            return [count.eq(0), started.eq(0), phase.eq(PHASE_IH), q.eq(0), j.eq(0), k.eq(0),
+                    c.eq(0), rowbase.eq(0), count_last.eq(self.total == 1), c_last.eq(X == 1)]
 
         def next_row():
             # row = q H + u, u = j N + k: k fastest, then j, then q
@@ -129,7 +130,8 @@ class ParamLoader(wiring.Component):
                                      c_last.eq(Mux(phase == PHASE_IH, c == X - 2, c == H - 2))]
                 with m.If(~fits):
                     m.d.comb += self.error.eq(1)
-                m.d.sync += [count.eq(count + 1), count_last.eq(count == self.total - 2)]
+                m.d.sync += [count.eq(count + 1), started.eq(1),
+                             count_last.eq(count == self.total - 2)]
                 with m.If(count_last):
                     m.d.sync += restart()
                     with m.If(s_last):

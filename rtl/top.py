@@ -33,10 +33,10 @@ class SkipLSTM(wiring.Component):
     target : ``"generic"`` (portable Verilog) or ``"ecp5"`` (lane multipliers and weight
         block RAMs as ECP5 primitives with their registers; ``rtl.primitives``).
 
-    Step scheduling: a step starts when its x_t has fully arrived, no step is in flight, no
-    parameter load is under way (a waiting parameter beat wins over a step start), and the h
-    output buffer has room for H elements; it then runs without stalls for the cycles of
-    ``golden.cycles``. ``rst`` clears state, buffers and counters; parameters survive it.
+    Step scheduling: a step starts the cycle after its x_t has fully arrived, no step is in
+    flight, no parameter load is under way (a parameter beat waiting then wins over the step),
+    and the h output buffer has room for H elements; it then runs without stalls for the
+    cycles of ``golden.cycles``. ``rst`` clears state, buffers and counters; parameters survive it.
     """
 
     def __init__(self, cfg, params=None, target="generic"):
@@ -110,8 +110,9 @@ class SkipLSTM(wiring.Component):
 
         # Parameter stream -> lanes
         busy = Signal(name="busy")
+        start = Signal(name="start")                      # registered (step control below)
         m.d.comb += [
-            loader.enable.eq(~busy), loader.w.valid.eq(self.s_axis_w_tvalid),
+            loader.enable.eq(~busy & ~start), loader.w.valid.eq(self.s_axis_w_tvalid),
             self.s_axis_w_tready.eq(loader.w.ready), loader.w.payload.data.eq(self.s_axis_w_tdata),
             loader.w.payload.last.eq(self.s_axis_w_tlast),
         ]
@@ -125,8 +126,11 @@ class SkipLSTM(wiring.Component):
         theta = Signal(unsigned(hb), name="theta_step")
         step_nnz = Signal(range(cfg.columns + 1), name="step_nnz")
         room = fifo.level <= 2 * hg - hg
-        start = Signal(name="start")
-        m.d.comb += start.eq(~busy & il.rd_x_full & ~loader.active & ~self.s_axis_w_tvalid & room)
+        # the decision is registered: a step starts the cycle after its conditions hold (x_t
+        # complete, no step, no load under way, no parameter beat waiting, room for h); none
+        # of them can be undone in between (the loader takes no beat in the start cycle)
+        m.d.sync += start.eq(~busy & ~start & il.rd_x_full & ~loader.active &
+                             ~self.s_axis_w_tvalid & room)
         # a sequence start: tuser, CLEAR_STATE (now or since the last step), or a complete
         # parameter load (now: a waiting x_t may start in the cycle ``loaded`` pulses)
         fresh_now = il.rd_x_fresh | pending_clear | regs.clear_state | loader.loaded
@@ -212,7 +216,7 @@ class SkipLSTM(wiring.Component):
 
         # Status and counters
         m.d.comb += [
-            regs.busy.eq(busy | loader.active), regs.cycle_inc.eq(busy),
+            regs.busy.eq(busy | start | loader.active), regs.cycle_inc.eq(busy),
             regs.protocol_error.eq(il.x_error | loader.error | x_range_err),
             regs.step_inc.eq(step_done), regs.columns_add.eq(step_nnz),
             regs.skipped_add.eq(cfg.columns - step_nnz),
