@@ -36,7 +36,8 @@ class ParamLoader(wiring.Component):
     active : a load has begun and not ended (steps must not start).
     loaded : pulse, a complete load ended. error : pulse, a protocol error.
     param : ``Out(interfaces.param_write)``; w_lane_en, b_lane_en : the one-hot lane enables
-        of the weight and bias writes.
+        of the weight and bias writes (registered: a beat's write leaves the cycle after it
+        is accepted).
     """
 
     def __init__(self, cfg, data_width):
@@ -76,10 +77,11 @@ class ParamLoader(wiring.Component):
         C = cfg.columns
         rowbase = Signal(self.param.w_addr.shape(), name="rowbase")
         local_row = j * N_GATES + q
-        m.d.comb += [
+        # the writes leave registered (they fan out to every lane)
+        m.d.sync += [
             self.param.w_addr.eq(rowbase + c),
             self.param.w_data.eq(s_data[:wb]), self.param.b_addr.eq(local_row),
-            self.param.b_data.eq(s_data[:bb]),
+            self.param.b_data.eq(s_data[:bb]), self.w_lane_en.eq(0), self.b_lane_en.eq(0),
         ]
 
         # registered flags: the load's last beat, a row's last column (no wide comparison in
@@ -118,10 +120,10 @@ class ParamLoader(wiring.Component):
                 fits = Mux(phase == PHASE_B, sign_extends(s_data, bb),
                            sign_extends(s_data, wb))
                 with m.If(phase == PHASE_B):
-                    m.d.comb += self.b_lane_en.eq(1 << k)
+                    m.d.sync += self.b_lane_en.eq(1 << k)
                     next_row()
                 with m.Else():
-                    m.d.comb += self.w_lane_en.eq(1 << k)
+                    m.d.sync += self.w_lane_en.eq(1 << k)
                     with m.If(c_last):
                         m.d.sync += [c.eq(0), c_last.eq(Mux(phase == PHASE_IH, X == 1, H == 1))]
                         next_row()

@@ -111,8 +111,9 @@ class SkipLSTM(wiring.Component):
         # Parameter stream -> lanes
         busy = Signal(name="busy")
         start = Signal(name="start")                      # registered (step control below)
+        w_enable = Signal(init=1, name="w_enable")         # ~busy & ~start, registered
         m.d.comb += [
-            loader.enable.eq(~busy & ~start), loader.w.valid.eq(self.s_axis_w_tvalid),
+            loader.enable.eq(w_enable), loader.w.valid.eq(self.s_axis_w_tvalid),
             self.s_axis_w_tready.eq(loader.w.ready), loader.w.payload.data.eq(self.s_axis_w_tdata),
             loader.w.payload.last.eq(self.s_axis_w_tlast),
         ]
@@ -129,8 +130,8 @@ class SkipLSTM(wiring.Component):
         # the decision is registered: a step starts the cycle after its conditions hold (x_t
         # complete, no step, no load under way, no parameter beat waiting, room for h); none
         # of them can be undone in between (the loader takes no beat in the start cycle)
-        m.d.sync += start.eq(~busy & ~start & il.rd_x_full & ~loader.active &
-                             ~self.s_axis_w_tvalid & room)
+        go = ~busy & ~start & il.rd_x_full & ~loader.active & ~self.s_axis_w_tvalid & room
+        m.d.sync += start.eq(go)
         # a sequence start: tuser, CLEAR_STATE (now or since the last step), or a complete
         # parameter load (now: a waiting x_t may start in the cycle ``loaded`` pulses)
         fresh_now = il.rd_x_fresh | pending_clear | regs.clear_state | loader.loaded
@@ -213,6 +214,7 @@ class SkipLSTM(wiring.Component):
         ]
         with m.If(step_done):
             m.d.sync += busy.eq(0)
+        m.d.sync += w_enable.eq(~Mux(step_done, 0, start | busy) & ~go)
 
         # Status and counters
         m.d.comb += [
