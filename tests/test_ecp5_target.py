@@ -112,11 +112,11 @@ def test_component_place_and_route_reports_fmax(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text("input_size = 3\nhidden_size = 8\nlanes = 2\n")
     out = tmp_path / "reports"
-    assert main(["--config", str(cfg), "--component", "issue,lane", "--out", str(out),
+    assert main(["--config", str(cfg), "--component", "issue,cell", "--out", str(out),
                  "--work", str(tmp_path / "work")]) == 0
     reports = json.loads((out / "synth_components.json").read_text())
-    assert [r["component"] for r in reports] == ["issue", "lane"]
+    assert [r["component"] for r in reports] == ["issue", "cell"]
     for r in reports:
         assert r["fmax_mhz"] and all(v > 0 for v in r["fmax_mhz"].values())
         assert r["critical_path"][-1]["type"] == "setup"
-    assert "| lane | 2 |" in (out / "synth_components.md").read_text()
+    assert "| cell | 2 |" in (out / "synth_components.md").read_text()
