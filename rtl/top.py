@@ -224,19 +224,25 @@ class SkipLSTM(wiring.Component):
             regs.skipped_add.eq(cfg.columns - step_nnz),
         ]
 
-        # h output: serialise each group, element by element, sign-extended
+        # h output: each group moves from the FIFO into an output register when that is
+        # empty (so the FIFO's read never waits on tready), then leaves element by element,
+        # sign-extended; one idle beat between groups
         ob = Signal(range(max(N, 2)), name="out_bit")
         og = Signal(range(max(hg, 2)), name="out_group")
-        word = fifo.r_data.word_select(ob, hb).as_signed()
+        out_word = Signal(N * hb, name="out_word")
+        out_full = Signal(name="out_full")
+        m.d.comb += fifo.r_en.eq(~out_full)
+        with m.If(fifo.r_rdy & ~out_full):
+            m.d.sync += [out_word.eq(fifo.r_data), out_full.eq(1)]
+        word = out_word.word_select(ob, hb).as_signed()
         m.d.comb += [
-            self.m_axis_h_tvalid.eq(fifo.r_rdy),
+            self.m_axis_h_tvalid.eq(out_full),
             self.m_axis_h_tdata.eq(word),
             self.m_axis_h_tlast.eq((og == hg - 1) & (ob == N - 1)),
         ]
         with m.If(self.m_axis_h_tvalid & self.m_axis_h_tready):
             with m.If(ob == N - 1):
-                m.d.comb += fifo.r_en.eq(1)
-                m.d.sync += [ob.eq(0), og.eq(Mux(og == hg - 1, 0, og + 1))]
+                m.d.sync += [ob.eq(0), og.eq(Mux(og == hg - 1, 0, og + 1)), out_full.eq(0)]
             with m.Else():
                 m.d.sync += ob.eq(ob + 1)
         return m
