@@ -214,6 +214,14 @@ def markdown(reports):
     return "\n".join(lines) + "\n"
 
 
+def _write(out, stem, reports, to_markdown):
+    """``<stem>.json`` and ``<stem>.md`` under ``out``; the markdown is printed."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(reports, indent=2) + "\n")
+    (out / f"{stem}.md").write_text(to_markdown(reports))
+    print((out / f"{stem}.md").read_text())
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m flow.synth", description=__doc__.split("\n")[0])
     ap.add_argument("--config", default=str(DEFAULT_CONFIG))
@@ -243,11 +251,7 @@ def main(argv=None):
             bar.close()
         except FlowError as exc:
             return fail("flow.synth", exc)
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "synth_components.json").write_text(json.dumps(reports, indent=2) + "\n")
-        (out / "synth_components.md").write_text(component_markdown(reports))
-        print((out / "synth_components.md").read_text())
+        _write(Path(args.out), "synth_components", reports, component_markdown)
         return 0
     try:
         lanes = [int(n) for n in args.lanes.split(",") if n.strip()]
@@ -275,11 +279,8 @@ def main(argv=None):
     except FlowError as exc:
         return fail("flow.synth", exc)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     reports = merge_reports(out / "synth.json", reports)
-    (out / "synth.json").write_text(json.dumps(reports, indent=2) + "\n")
-    (out / "synth.md").write_text(markdown(reports))
-    print((out / "synth.md").read_text())
+    _write(out, "synth", reports, markdown)
     return 0 if all(r.get("fits", True) for r in reports) else 1
 
 

@@ -95,6 +95,20 @@ def _dp16kd_low_address(width):
     return Const(0, 3) if width == 9 else Const(0b0011, 4)
 
 
+def _dp16kd(width, regmode_b, words, bits, **ports):
+    """A ``DP16KD`` with both ports ``width`` bits wide, port A's output register on, port
+    B's per ``regmode_b``, and initial contents ``words`` of ``bits`` bits."""
+    return Instance(
+        "DP16KD",
+        p_DATA_WIDTH_A=width, p_DATA_WIDTH_B=width,
+        p_REGMODE_A="OUTREG", p_REGMODE_B=regmode_b,
+        p_RESETMODE="SYNC", p_ASYNC_RESET_RELEASE="SYNC",
+        p_CSDECODE_A="0b000", p_CSDECODE_B="0b000",
+        p_WRITEMODE_A="NORMAL", p_WRITEMODE_B="NORMAL", p_GSR="DISABLED",
+        **{f"p_{name}": v for name, v in dp16kd_initvals(words, bits).items()},
+        **ports)
+
+
 def dp16kd_initvals(words, bits):
     """The 64 ``INITVAL_xx`` parameters of a DP16KD whose port width holds ``bits``-bit
     words (two's complement, the port's unused high bits 0, as Yosys fills them when it infers
@@ -175,14 +189,8 @@ class WeightBank(wiring.Component):
         for n in range(3):
             ports[f"i_CSA{n}"] = Const(0, 1)
             ports[f"i_CSB{n}"] = Const(0, 1)
-        m.submodules.bram = Instance(
-            "DP16KD",
-            p_DATA_WIDTH_A=width, p_DATA_WIDTH_B=width,
-            p_REGMODE_A="OUTREG", p_REGMODE_B="NOREG",
-            p_RESETMODE="SYNC", p_ASYNC_RESET_RELEASE="SYNC",
-            p_CSDECODE_A="0b000", p_CSDECODE_B="0b000",
-            p_WRITEMODE_A="NORMAL", p_WRITEMODE_B="NORMAL", p_GSR="DISABLED",
-            **{f"p_{k}": v for k, v in dp16kd_initvals(self.init, self.bits).items()},
+        m.submodules.bram = _dp16kd(
+            width, "NOREG", self.init, self.bits,
             i_CLKA=ClockSignal(), i_CEA=Const(1, 1), i_OCEA=Const(1, 1),
             i_WEA=Const(0, 1), i_RSTA=Const(0, 1),
             i_CLKB=ClockSignal(), i_CEB=Const(1, 1), i_OCEB=Const(1, 1),
@@ -244,13 +252,5 @@ class TableRom(wiring.Component):
                 conn.update({f"i_CLK{name}": ClockSignal(), f"i_CE{name}": Const(1, 1),
                              f"i_OCE{name}": Const(1, 1), f"i_WE{name}": Const(0, 1),
                              f"i_RST{name}": Const(0, 1)})
-            m.submodules[f"bram{k}"] = Instance(
-                "DP16KD",
-                p_DATA_WIDTH_A=width, p_DATA_WIDTH_B=width,
-                p_REGMODE_A="OUTREG", p_REGMODE_B="OUTREG",
-                p_RESETMODE="SYNC", p_ASYNC_RESET_RELEASE="SYNC",
-                p_CSDECODE_A="0b000", p_CSDECODE_B="0b000",
-                p_WRITEMODE_A="NORMAL", p_WRITEMODE_B="NORMAL", p_GSR="DISABLED",
-                **{f"p_{name}": v for name, v in dp16kd_initvals(words, bits).items()},
-                **conn)
+            m.submodules[f"bram{k}"] = _dp16kd(width, "OUTREG", words, bits, **conn)
         return m
