@@ -133,7 +133,8 @@ class SkipLSTM(wiring.Component):
         go = ~busy & ~start & il.rd_x_full & ~loader.active & ~self.s_axis_w_tvalid & room
         m.d.sync += start.eq(go)
         # a sequence start: tuser, CLEAR_STATE (now or since the last step), or a complete
-        # parameter load (now: a waiting x_t may start in the cycle ``loaded`` pulses)
+        # parameter load (``pending_clear``, set the cycle ``loaded`` pulses: a step never
+        # starts in that cycle, the load kept ``active`` high the cycle before)
         fresh_now = il.rd_x_fresh | pending_clear | regs.clear_state | loader.loaded
         nnz_now = Mux(regs.sparse, il.rd_x_nnz + Mux(fresh_now, 0, il.next_h_nnz), cfg.columns)
         # a row lasts at least min_columns cycles: the idle cycles before each row
