@@ -69,6 +69,8 @@ class ParamLoader(wiring.Component):
 
         s_valid, s_data, s_last = self.w.valid, self.w.payload.data, self.w.payload.last
         started = Signal(name="started")                     # count != 0, registered
+        in_b = Signal(name="in_bias")                        # phase == PHASE_B, registered
+        k_oh = Signal(N, init=1, name="lane_onehot")         # 1 << k, registered
         m.d.comb += [self.w.ready.eq(self.enable), self.active.eq(started | dropping)]
         m.d.sync += self.loaded.eq(0)
 
@@ -77,72 +79,78 @@ class ParamLoader(wiring.Component):
         C = cfg.columns
         rowbase = Signal(self.param.w_addr.shape(), name="rowbase")
         local_row = j * N_GATES + q
-        # the writes leave registered (they fan out to every lane)
-        m.d.sync += [
-            self.param.w_addr.eq(rowbase + c),
-            self.param.w_data.eq(s_data[:wb]), self.param.b_addr.eq(local_row),
-            self.param.b_data.eq(s_data[:bb]), self.w_lane_en.eq(0), self.b_lane_en.eq(0),
-        ]
-
         # registered flags: the load's last beat, a row's last column (no wide comparison in
         # the accept path)
         count_last = Signal(init=int(self.total == 1), name="count_last")
         c_last = Signal(init=int(X == 1), name="col_last")
 
-        def restart():
-            return [count.eq(0), started.eq(0), phase.eq(PHASE_IH), q.eq(0), j.eq(0), k.eq(0),
-                    c.eq(0), rowbase.eq(0), count_last.eq(self.total == 1), c_last.eq(X == 1)]
-
-        def next_row():
-            # row = q H + u, u = j N + k: k fastest, then j, then q
+        # The position after an accepted beat, from the registered position alone: an
+        # accepted beat only enables the registers (it selects nothing but a restart), so
+        # that the accept, which depends on the enable and tvalid, stays out of the logic.
+        # Row order: row = q H + u, u = j N + k; k fastest, then j, then q.
+        n_phase, n_q, n_j, n_k = (Signal.like(s, name=f"next_{s.name}") for s in (phase, q, j, k))
+        n_c, n_rowbase = Signal.like(c, name="next_col"), Signal.like(rowbase, name="next_rowbase")
+        n_c_last, n_in_b = Signal(name="next_col_last"), Signal(name="next_in_bias")
+        n_k_oh = Signal.like(k_oh, name="next_lane_onehot")
+        row_end = in_b | c_last
+        m.d.comb += [n_phase.eq(phase), n_q.eq(q), n_j.eq(j), n_k.eq(k), n_rowbase.eq(rowbase),
+                     n_c.eq(c + 1), n_in_b.eq(in_b), n_k_oh.eq(k_oh),
+                     n_c_last.eq(Mux(phase == PHASE_IH, c == X - 2, c == H - 2))]
+        with m.If(row_end):
+            m.d.comb += [n_c.eq(0), n_c_last.eq(Mux(phase == PHASE_IH, X == 1, H == 1)),
+                         n_k_oh.eq(k_oh.rotate_left(1))]
             with m.If(k == N - 1):
-                m.d.sync += k.eq(0)
+                m.d.comb += n_k.eq(0)
                 with m.If(j == cfg.h_groups - 1):
-                    m.d.sync += j.eq(0)
+                    m.d.comb += n_j.eq(0)
                     with m.If(q == N_GATES - 1):
-                        m.d.sync += [q.eq(0), phase.eq(phase + 1),
-                                     rowbase.eq(Mux(phase == PHASE_IH, X, 0))]
+                        m.d.comb += [n_q.eq(0), n_phase.eq(phase + 1),
+                                     n_in_b.eq(phase == PHASE_HH),
+                                     n_rowbase.eq(Mux(phase == PHASE_IH, X, 0))]
                         with m.If(phase == PHASE_IH):            # the next row is W_hh's
-                            m.d.sync += c_last.eq(H == 1)
+                            m.d.comb += n_c_last.eq(H == 1)
                     with m.Else():
-                        m.d.sync += [q.eq(q + 1),
-                                     rowbase.eq(rowbase - N_GATES * C * (cfg.h_groups - 1) + C)]
+                        m.d.comb += [n_q.eq(q + 1), n_rowbase.eq(
+                            rowbase - N_GATES * C * (cfg.h_groups - 1) + C)]
                 with m.Else():
-                    m.d.sync += [j.eq(j + 1), rowbase.eq(rowbase + N_GATES * C)]
+                    m.d.comb += [n_j.eq(j + 1), n_rowbase.eq(rowbase + N_GATES * C)]
             with m.Else():
-                m.d.sync += k.eq(k + 1)
+                m.d.comb += n_k.eq(k + 1)
 
-        with m.If(s_valid & self.w.ready):
-            with m.If(dropping):
-                with m.If(s_last):
-                    m.d.sync += dropping.eq(0)
-            with m.Else():
-                fits = Mux(phase == PHASE_B, sign_extends(s_data, bb),
-                           sign_extends(s_data, wb))
-                with m.If(phase == PHASE_B):
-                    m.d.sync += self.b_lane_en.eq(1 << k)
-                    next_row()
+        accept = Signal(name="accept")
+        m.d.comb += accept.eq(s_valid & self.enable & ~dropping)
+        # the writes leave registered (they fan out to every lane)
+        m.d.sync += [
+            self.param.w_addr.eq(rowbase + c),
+            self.param.w_data.eq(s_data[:wb]), self.param.b_addr.eq(local_row),
+            self.param.b_data.eq(s_data[:bb]),
+            self.w_lane_en.eq(Mux(accept & ~in_b, k_oh, 0)),
+            self.b_lane_en.eq(Mux(accept & in_b, k_oh, 0)),
+        ]
+
+        with m.If(s_valid & self.enable & dropping & s_last):
+            m.d.sync += dropping.eq(0)
+        with m.If(accept):
+            fits = Mux(in_b, sign_extends(s_data, bb), sign_extends(s_data, wb))
+            with m.If(~fits):
+                m.d.comb += self.error.eq(1)
+            with m.If(count_last | s_last):
+                # the load ends: complete (tlast on its last beat), short (tlast early) or
+                # long (no tlast on the last beat: drop up to tlast)
+                m.d.sync += [count.eq(0), started.eq(0), phase.eq(PHASE_IH), in_b.eq(0),
+                             q.eq(0), j.eq(0), k.eq(0), k_oh.eq(1), c.eq(0), rowbase.eq(0),
+                             count_last.eq(self.total == 1), c_last.eq(X == 1)]
+                with m.If(count_last & s_last):
+                    m.d.sync += self.loaded.eq(1)
                 with m.Else():
-                    m.d.sync += self.w_lane_en.eq(1 << k)
-                    with m.If(c_last):
-                        m.d.sync += [c.eq(0), c_last.eq(Mux(phase == PHASE_IH, X == 1, H == 1))]
-                        next_row()
-                    with m.Else():
-                        m.d.sync += [c.eq(c + 1),
-                                     c_last.eq(Mux(phase == PHASE_IH, c == X - 2, c == H - 2))]
-                with m.If(~fits):
                     m.d.comb += self.error.eq(1)
+                with m.If(count_last & ~s_last):
+                    m.d.sync += dropping.eq(1)
+            with m.Else():
                 m.d.sync += [count.eq(count + 1), started.eq(1),
-                             count_last.eq(count == self.total - 2)]
-                with m.If(count_last):
-                    m.d.sync += restart()
-                    with m.If(s_last):
-                        m.d.sync += self.loaded.eq(1)
-                    with m.Else():
-                        m.d.comb += self.error.eq(1)
-                        m.d.sync += dropping.eq(1)
-                with m.Elif(s_last):
-                    m.d.comb += self.error.eq(1)
-                    m.d.sync += restart()
+                             count_last.eq(count == self.total - 2),
+                             phase.eq(n_phase), in_b.eq(n_in_b), q.eq(n_q), j.eq(n_j),
+                             k.eq(n_k), k_oh.eq(n_k_oh), c.eq(n_c), c_last.eq(n_c_last),
+                             rowbase.eq(n_rowbase)]
         return m
 
