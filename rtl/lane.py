@@ -32,11 +32,15 @@ class Lane(wiring.Component):
 
     Members
     -------
-    column : ``In(interfaces.column)``, a column, cycle 0 (``last`` unused here).
+    column : ``In(interfaces.column)``, a column, cycle 0.
     value : the column's v element (vector format), cycle 3.
     param : ``In(interfaces.param_write)``; w_en, b_en : this lane's write enables.
-    acc : the accumulator; it holds a finished row in the single cycle ``latency`` cycles
-        after the row's last column (rows finish in local row order; the top tracks them).
+    result : a finished row, from ``latency + 1`` cycles after the row's last column until
+        the lane's next row finishes (rows finish in local row order; the top tracks them).
+        Between row ends it shifts: ``result <= chain``.
+    chain : the result this lane takes in the cycles its own row does not finish (the top
+        joins the lanes' results into shift chains that drain them to the cell units; the
+        row-end decision is each lane's own, so no enable fans out to all lanes).
     """
 
     def __init__(self, cfg, weights=None, biases=None, target="generic"):
@@ -49,7 +53,7 @@ class Lane(wiring.Component):
         super().__init__({
             "column": In(interfaces.column(geo)), "value": In(geo.vector_shape),
             "param": In(interfaces.param_write(geo)), "w_en": In(1), "b_en": In(1),
-            "acc": Out(geo.acc_shape),
+            "result": Out(geo.acc_shape), "chain": In(geo.acc_shape),
         })
 
     #: Cycles from the issue of a row's last column to its result in ``acc``: fetch (4: column
@@ -101,6 +105,13 @@ class Lane(wiring.Component):
         row1 = Signal(self.row_width, name="row1")
         m.d.sync += [addr1.eq(self.column.addr), v1.eq(self.column.valid),
                      first1.eq(self.column.first), row1.eq(self.column.row)]
+        # a row's last column, carried along the pipeline to the result register
+        last = Signal(name="last1")
+        m.d.sync += last.eq(self.column.valid & self.column.last)
+        for stage in ("2", "3a", "3", "4", "5"):
+            later = Signal(name=f"last{stage}")
+            m.d.sync += later.eq(last)
+            last = later
 
         # Stage 1 -> 2: memory reads
         m.d.comb += [bank.r_addr.eq(addr1[:bank_bits]) for bank in banks]
@@ -135,5 +146,9 @@ class Lane(wiring.Component):
         acc = Signal(signed(cfg.accumulator.bits), name="acc")
         with m.If(v4):
             m.d.sync += acc.eq(Mux(first4, bias4, acc) + prod4)
-        m.d.comb += self.acc.eq(acc)
+
+        # Stage 5 -> 6: a finished row into the result register, else the chain's value
+        result = Signal(signed(cfg.accumulator.bits), name="result")
+        m.d.sync += result.eq(Mux(last, acc, self.chain))
+        m.d.comb += self.result.eq(result)
         return m

@@ -1,6 +1,6 @@
 """The ``skiplstm`` top: AXI4-Stream x / h / parameter ports, AXI4-Lite registers."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -158,11 +158,14 @@ class SkipLSTM(wiring.Component):
         wiring.connect(m, issue.column, *(lane.column for lane in lanes))
         m.d.comb += [lane.value.eq(il.v_data) for lane in lanes]
 
-        # Row results: all lanes finish a row together; the N accumulators are latched and
-        # handed to the cell units P per cycle: in cycle s after the latch, unit p takes lane
-        # P s + p (slot s). A row lasts at least S = N / P cycles, so the buffer is free again
-        # when the next row ends.
-        accs = [Signal(signed(cfg.accumulator.bits), name=f"accbuf{k}") for k in range(N)]
+        # Row results: all lanes finish a row together and each puts it into its result
+        # register; the results are handed to the cell units P per cycle: in cycle s after
+        # the row end, unit p takes lane P s + p (slot s). The result registers form P shift
+        # chains (lane k takes lane k + P's result when its own row does not end), so the
+        # hand-off needs no enable across the lanes. A row lasts at least S = N / P cycles,
+        # so a row's results have drained when the next row ends.
+        for k, lane in enumerate(lanes):
+            m.d.comb += lane.chain.eq(lanes[k + P].result if k + P < N else 0)
         acc_row = Signal(lanes[0].row_width, name="accbuf_row")
         next_row = Signal(range(max(cfg.rows_per_lane, 2)), name="next_row")  # rows in order
         slot = Signal(range(max(S, 2)), name="accbuf_slot")
@@ -177,15 +180,13 @@ class SkipLSTM(wiring.Component):
         with m.Elif(row_done):
             m.d.sync += next_row.eq(next_row + 1)
         with m.If(row_done):
-            m.d.sync += [a.eq(lane.acc) for a, lane in zip(accs, lanes)]
             m.d.sync += [acc_row.eq(next_row), slot.eq(0), draining.eq(1)]
         with m.Elif(draining):
-            m.d.sync += [accs[k].eq(accs[k + P]) for k in range(N - P)]
             m.d.sync += slot.eq(slot + 1)
             with m.If(slot == S - 1):
                 m.d.sync += draining.eq(0)
         for p, cell in enumerate(cells):
-            m.d.comb += [cell.rows.valid.eq(draining), cell.rows.payload.acc.eq(accs[p]),
+            m.d.comb += [cell.rows.valid.eq(draining), cell.rows.payload.acc.eq(lanes[p].result),
                          cell.rows.payload.row.eq(acc_row), cell.rows.payload.slot.eq(slot),
                          cell.fresh.eq(fresh), cell.theta.eq(theta)]
 

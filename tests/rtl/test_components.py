@@ -130,8 +130,10 @@ def test_lane_matches_golden_accumulators(rng, cfg):
     xs = random_sequences(rng, cfg, [3], 0.7)[0]
     trace = sc.golden.trace(xs, theta=200)
     got, done_at = [], set()
+    sentinel = -(2 ** (cfg.accumulator.bits - 1)) + 3          # a value no row produces
 
     async def bench(ctx):
+        ctx.set(lane.chain, sentinel)
         h_prev = np.zeros(cfg.H, dtype=np.int64)
         prev = []
         cycle = 0
@@ -146,8 +148,9 @@ def test_lane_matches_golden_accumulators(rng, cfg):
                     ctx.set(lane.column.first, i == 0)
                     ctx.set(lane.column.addr, r * cfg.columns + int(c))
                     ctx.set(lane.column.row, r)
-                    if i == len(cols) - 1:            # the row's result, Lane.latency later
-                        done_at.add(cycle + 1 + Lane.latency)
+                    ctx.set(lane.column.last, i == len(cols) - 1)
+                    if i == len(cols) - 1:            # the row's result, Lane.latency + 1
+                        done_at.add(cycle + 2 + Lane.latency)      # cycles later
                     await ctx.tick()
                     cycle += 1
                     if len(prev) == 2:
@@ -163,12 +166,16 @@ def test_lane_matches_golden_accumulators(rng, cfg):
                 cycle += 1
             h_prev = st.h
 
+    chained = []
+
     async def collect(ctx):
         t = 0
-        async for _, _, acc in ctx.tick().sample(lane.acc):
+        async for _, _, result in ctx.tick().sample(lane.result):
             t += 1
             if t in done_at:
-                got.append(acc)
+                got.append(result)
+            elif t - 1 in done_at:                # the cycle after: the chain's value
+                chained.append(result)
 
     sim = Simulator(lane)
     sim.add_clock(1e-8)
@@ -178,6 +185,7 @@ def test_lane_matches_golden_accumulators(rng, cfg):
     rows = lane_rows(cfg, k)
     want = [int(st.acc[rows[r]]) for st in trace for r in range(cfg.rows_per_lane)]
     assert got == want
+    assert chained and set(chained) == {sentinel}, "between row ends the result shifts"
 
 
 @pytest.mark.parametrize("cfg,p", [(Config(input_size=3, hidden_size=8, lanes=4, cell_units=2), 1),
