@@ -28,8 +28,9 @@ fetch          4         column registered in each lane; weight, bias and v-elem
                          memory reads; weight-bank outputs registered; bank selected
 multiply       1         registered product
 accumulate     1         accumulator (bias + sum), row done
-drain          N/P       the N row results latched, then handed to the P cell units,
-                         P per cycle (the last ones N/P cycles after the row ends)
+drain          N/P       the N row results in the lanes' result registers, then handed
+                         to the P cell units along shift chains, P per cycle (the last
+                         ones N/P cycles after the row ends)
 round          1         accumulator -> activation input, round half up, saturate
 activation     6         table read, table word register, slope x offset (multiplier
                          input and product registers), interpolate, tanh fix-up
