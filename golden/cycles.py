@@ -24,9 +24,12 @@ prefetch       2         entries 0 and 1 of the step's nonzero-index lists loade
 issue          1         the counting loop's column (mask, rank j of its set bit) registered
 search         7         position of the j-th set bit (chunk popcounts, prefix sums, chunk,
                          bit), column address and element read registered
-fetch          4         column registered in each lane; weight, bias and v-element
+fetch          5         column registered in each lane; weight, bias and v-element
                          memory reads; weight-bank outputs registered; bank selected
-multiply       1         registered product
+                         and v element registered in the lane; multiplier input
+                         registers
+multiply       2         product registered in the multiplier, then beside the
+                         accumulator
 accumulate     1         accumulator (bias + sum), row done
 drain          N/P       the N row results in the lanes' result registers, then handed
                          to the P cell units along shift chains, P per cycle (the last
@@ -57,7 +60,7 @@ from .config import Config
 
 __all__ = ["stages", "latency", "step_cycles", "nnz_per_step", "cycle_model", "describe"]
 
-_FIXED = {"prefetch": 2, "issue": 1, "search": 7, "fetch": 4, "multiply": 1, "accumulate": 1}
+_FIXED = {"prefetch": 2, "issue": 1, "search": 7, "fetch": 5, "multiply": 2, "accumulate": 1}
 _CELL = {"round": 1, "activation": 6, "cell": 5, "round_c": 1, "tanh": 6, "output": 6}
 
 

@@ -56,9 +56,10 @@ class Lane(wiring.Component):
             "result": Out(geo.acc_shape), "chain": In(geo.acc_shape),
         })
 
-    #: Cycles from the issue of a row's last column to its result in ``acc``: fetch (4: column
-    #: register, memory read, bank output registers, bank select), multiply, accumulate.
-    latency = 4 + 1 + 1
+    #: Cycles from the issue of a row's last column to its result in ``acc``: fetch (5: column
+    #: register, memory read, bank output registers, bank select, multiplier input
+    #: registers), multiply, product register, accumulate.
+    latency = 4 + Multiplier.latency + 1 + 1
 
     def elaborate(self, platform):
         m = Module()
@@ -98,56 +99,66 @@ class Lane(wiring.Component):
             m.d.comb += [bank.w_en.eq(w_en & ((w_addr >> bank_bits) == k)),
                          bank.w_addr.eq(w_addr[:bank_bits]), bank.w_data.eq(w_data)]
 
-        # Stage 0 -> 1: the column is registered in each lane (fan-out to the lanes and to
+        # Cycle 0 -> 1: the column is registered in each lane (fan-out to the lanes and to
         # the block RAMs of this lane's weight memory are separate timing paths)
         addr1 = Signal(self.addr_width, name="addr1")
         v1, first1 = Signal(name="v1"), Signal(name="first1")
         row1 = Signal(self.row_width, name="row1")
         m.d.sync += [addr1.eq(self.column.addr), v1.eq(self.column.valid),
                      first1.eq(self.column.first), row1.eq(self.column.row)]
-        # a row's last column, carried along the pipeline to the result register
+        # a row's last column, carried along the pipeline to the result register (cycle n:
+        # ``last{n}``; in cycle ``latency`` the accumulator holds the finished row)
         last = Signal(name="last1")
         m.d.sync += last.eq(self.column.valid & self.column.last)
-        for stage in ("2", "3a", "3", "4", "5"):
-            later = Signal(name=f"last{stage}")
+        for cycle in range(2, self.latency + 1):
+            later = Signal(name=f"last{cycle}")
             m.d.sync += later.eq(last)
             last = later
 
-        # Stage 1 -> 2: memory reads
+        # Cycle 1 -> 2: memory reads
         m.d.comb += [bank.r_addr.eq(addr1[:bank_bits]) for bank in banks]
         m.d.comb += b_rd.addr.eq(row1)
         v2, first2 = Signal(name="v2"), Signal(name="first2")
         sel2 = Signal(range(max(n_banks, 2)), name="sel2")
         m.d.sync += [v2.eq(v1), first2.eq(first1), sel2.eq(addr1 >> bank_bits)]
 
-        # Stage 2 -> 3a: every bank output registered (inside the bank)
+        # Cycle 2 -> 3: every bank output registered (inside the bank)
         wb = [bank.r_data for bank in banks]
         b3a = Signal(signed(f.bias.bits), name="b3a")
         v3a, first3a = Signal(name="v3a"), Signal(name="first3a")
         sel3a = Signal(range(max(n_banks, 2)), name="sel3a")
         m.d.sync += [b3a.eq(b_rd.data), v3a.eq(v2), first3a.eq(first2), sel3a.eq(sel2)]
 
-        # Stage 3a -> 3: bank selected into the multiplier's input register, with the v
-        # element; stage 3 -> 4: the product (exact) in its output register
+        # Cycle 3 -> 4: the bank selected into a register beside the banks, and the
+        # broadcast v element (cycle 3) into this lane's own register; 4 -> 5: both into
+        # the multiplier's input registers; 5 -> 6: the product (exact) in its output
+        # register; 6 -> 7: the product into a register beside the accumulator. No path runs
+        # from a block RAM through the bank multiplexer into the multiplier, or from the
+        # multiplier into the accumulator's carry chain.
+        w4 = Signal(signed(wbits), name="w4")
+        val4 = Signal(signed(cfg.vector.bits), name="val4")
+        m.d.sync += [w4.eq(Array(wb)[sel3a] if n_banks > 1 else wb[0]), val4.eq(self.value)]
         m.submodules.mul = mul = Multiplier(wbits, cfg.vector.bits, self.target)
-        m.d.comb += [mul.op_a.eq(Array(wb)[sel3a] if n_banks > 1 else wb[0]),
-                     mul.op_b.eq(self.value)]
-        b3 = Signal(signed(f.bias.bits), name="b3")
-        v3, first3 = Signal(name="v3"), Signal(name="first3")
-        m.d.sync += [b3.eq(b3a), v3.eq(v3a), first3.eq(first3a)]
+        m.d.comb += [mul.op_a.eq(w4), mul.op_b.eq(val4)]
+        prod7 = Signal.like(mul.product, name="prod7")
+        m.d.sync += prod7.eq(mul.product)
 
-        # Stage 3 -> 4: bias aligned to the accumulator
-        prod4 = mul.product
-        bias4 = Signal(signed(cfg.accumulator.bits), name="bias4")
-        v4, first4 = Signal(name="v4"), Signal(name="first4")
-        m.d.sync += [bias4.eq(b3 << (pf - f.bias.frac)), v4.eq(v3), first4.eq(first3)]
+        # side signals alongside, from cycle 3 to 7: valid, first column, the bias aligned
+        # to the accumulator
+        v, first = v3a, first3a
+        bias = b3a << (pf - f.bias.frac)
+        for cycle in range(4, 4 + 1 + Multiplier.latency + 1):
+            v_n, first_n = Signal(name=f"v{cycle}"), Signal(name=f"first{cycle}")
+            bias_n = Signal(signed(cfg.accumulator.bits), name=f"bias{cycle}")
+            m.d.sync += [v_n.eq(v), first_n.eq(first), bias_n.eq(bias)]
+            v, first, bias = v_n, first_n, bias_n
 
-        # Stage 4 -> 5: accumulate (never overflows: width from Config.accumulator)
+        # Cycle 7 -> 8: accumulate (never overflows: width from Config.accumulator)
         acc = Signal(signed(cfg.accumulator.bits), name="acc")
-        with m.If(v4):
-            m.d.sync += acc.eq(Mux(first4, bias4, acc) + prod4)
+        with m.If(v):
+            m.d.sync += acc.eq(Mux(first, bias, acc) + prod7)
 
-        # Stage 5 -> 6: a finished row into the result register, else the chain's value
+        # Cycle 8 -> 9: a finished row into the result register, else the chain's value
         result = Signal(signed(cfg.accumulator.bits), name="result")
         m.d.sync += result.eq(Mux(last, acc, self.chain))
         m.d.comb += self.result.eq(result)
