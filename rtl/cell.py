@@ -1,6 +1,6 @@
 """A shared cell unit: activation of the gate rows and the LSTM cell update, for N/P lanes."""
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -112,9 +112,14 @@ class CellUnit(wiring.Component):
         # and o into registers; stages A1, A2: f*c and i*g in two registered multipliers
         # (the slot multiplexer and the multipliers are separate timing paths). c_{t-1} = 0
         # at a sequence start: f is stored as 0 instead.
-        gi = Array(Signal(gate_s, name=f"i_s{s}") for s in range(self.slots))
-        gf_ = Array(Signal(gate_s, name=f"f_s{s}") for s in range(self.slots))
-        gg = Array(Signal(gate_s, name=f"g_s{s}") for s in range(self.slots))
+        # i, f, g per slot: three small memories (distributed RAM: the slot multiplexer is
+        # the memory's read port, and no write enable fans out to slots x 16 registers);
+        # each slot is written on its i, f, g rows and read on its o row, never both at once
+        gmem = {}
+        for n in "ifg":
+            mem = Memory(shape=gate_s, depth=max(self.slots, 2), init=[])
+            m.submodules[f"{n}mem"] = mem
+            gmem[n] = (mem.write_port(), mem.read_port(domain="comb"))
         i7, f7, g7, o7 = (Signal(gate_s, name=f"{n}7") for n in "ifgo")
         c7 = Signal(signed(f.cell.bits), name="c7")
         v7 = Signal(name="v7")
@@ -136,17 +141,14 @@ class CellUnit(wiring.Component):
             m.d.sync += [r.eq(p) for r, p in zip(regs, prev)]
             prev = regs
         m.d.sync += [r.eq(p) for r, p in zip((o8, v8, j8, s8), prev)]
-        with m.If(gate_act.o_valid):
-            with m.Switch(q):
-                with m.Case(I):
-                    m.d.sync += gi[slot].eq(y)
-                with m.Case(F):
-                    m.d.sync += gf_[slot].eq(Mux(self.fresh, 0, y))
-                with m.Case(G):
-                    m.d.sync += gg[slot].eq(y)
-                with m.Case(O):
-                    m.d.sync += [i7.eq(gi[slot]), f7.eq(gf_[slot]), g7.eq(gg[slot]),
-                                 c7.eq(c_rd.data), o7.eq(y), v7.eq(1), j7.eq(j), s7.eq(slot)]
+        for n, gate in zip("ifg", (I, F, G)):
+            wr, rd = gmem[n]
+            m.d.comb += [wr.en.eq(gate_act.o_valid & (q == gate)), wr.addr.eq(slot),
+                         wr.data.eq(Mux(self.fresh, 0, y) if n == "f" else y), rd.addr.eq(slot)]
+        with m.If(gate_act.o_valid & (q == O)):
+            m.d.sync += [i7.eq(gmem["i"][1].data), f7.eq(gmem["f"][1].data),
+                         g7.eq(gmem["g"][1].data),
+                         c7.eq(c_rd.data), o7.eq(y), v7.eq(1), j7.eq(j), s7.eq(slot)]
 
         # Stage B: exact sum; stage C: one rounding, saturate, write back
         Fw = max(gf + cf, 2 * gf)
