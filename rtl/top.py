@@ -149,9 +149,11 @@ class SkipLSTM(wiring.Component):
         wiring.connect(m, issue.x_list, il.x_list)
         wiring.connect(m, issue.h_list, il.h_list)
         wiring.connect(m, issue.element, il.element)
+        step_skipped = Signal(range(cfg.columns + 1), name="step_skipped")   # X + H - nnz
         with m.If(start):
             m.d.sync += [busy.eq(1), fresh.eq(fresh_now), theta.eq(regs.theta),
-                         step_nnz.eq(nnz_now), pending_clear.eq(0)]
+                         step_nnz.eq(nnz_now), step_skipped.eq(cfg.columns - nnz_now),
+                         pending_clear.eq(0)]
         with m.If((regs.clear_state | loader.loaded) & ~start):
             m.d.sync += pending_clear.eq(1)
 
@@ -205,9 +207,10 @@ class SkipLSTM(wiring.Component):
             m.d.sync += [h_row.eq(Cat(h_row[P * hb:], new_h) if S > 1 else new_h),
                          h_mask.eq(Cat(h_mask[P:], new_nz) if S > 1 else new_nz),
                          h_count.eq(Mux(h0.payload.slot == 0, 0, h_count) + new_count)]
+        h_last = Signal(name="h_last_group")               # h_group == hg - 1, registered
         m.d.sync += [h_valid.eq(h0.valid & (h0.payload.slot == S - 1)),
-                     h_group.eq(h0.payload.unit)]
-        step_done = h_valid & (h_group == hg - 1)
+                     h_group.eq(h0.payload.unit), h_last.eq(h0.payload.unit == hg - 1)]
+        step_done = h_valid & h_last
         m.d.comb += [
             il.h_write.en.eq(h_valid), il.h_write.group.eq(h_group), il.h_write.row.eq(h_row),
             il.h_write.mask.eq(h_mask), il.h_write.count.eq(h_count),
@@ -223,7 +226,7 @@ class SkipLSTM(wiring.Component):
             regs.busy.eq(busy | start | loader.active), regs.cycle_inc.eq(busy),
             regs.protocol_error.eq(il.x_error | loader.error | x_range_err),
             regs.step_inc.eq(step_done), regs.columns_add.eq(step_nnz),
-            regs.skipped_add.eq(cfg.columns - step_nnz),
+            regs.skipped_add.eq(step_skipped),
         ]
 
         # h output: each group moves from the FIFO into an output register when that is
