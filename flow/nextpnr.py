@@ -7,7 +7,7 @@ import re
 import shutil
 import subprocess
 
-__all__ = ["tool", "fmax_from_log", "commit"]
+__all__ = ["tool", "fmax_from_log", "commit", "late_endpoints"]
 
 _FMAX = re.compile(r"Max frequency for clock\s+'([^']+)': ([0-9.]+) MHz \((PASS|FAIL)")
 
@@ -36,3 +36,38 @@ def commit():
         return rev + ("+changes" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return None
+
+
+def _endpoint_group(cell):
+    """The register an endpoint belongs to, with lane and cell-unit numbers folded:
+    ``lane17.acc_TRELLIS_FF_Q_3`` -> ``lane*.acc``."""
+    name = re.split(r"_TRELLIS_|_LUT4|_CCU2|_DP16KD|_MULT18|_PFUMX|_L6MUX|\$\d", cell)[0]
+    name = re.sub(r"^(lane|cell)\d+\.", r"\1*.", name)
+    return re.sub(r"\d+$", "*", name)
+
+
+def late_endpoints(report, period_ns, top=12):
+    """From a nextpnr ``--report`` written with ``--detailed-timing-report``: the register,
+    block-RAM and multiplier inputs whose latest arrival exceeds ``period_ns``, as
+    ``{"total", "by_component", "worst": [{"group", "count", "arrival_ns"}]}`` (worst
+    ``top`` groups by arrival). Where the design misses a clock target, this says how
+    widely, and where, not only the single critical path."""
+    arrival = {}
+    for net in report.get("detailed_net_timings", []):
+        for end in net.get("endpoints", []):
+            key = (end["cell"], end["port"])
+            arrival[key] = max(arrival.get(key, 0.0), float(end["delay"][-1]))
+    groups, components = {}, {}
+    for (cell, _), t in arrival.items():
+        if t <= period_ns:
+            continue
+        g = _endpoint_group(cell)
+        n, worst = groups.get(g, (0, 0.0))
+        groups[g] = (n + 1, max(worst, t))
+        comp = g.split(".")[0] if "." in g else "top"
+        components[comp] = components.get(comp, 0) + 1
+    worst = sorted(groups.items(), key=lambda kv: -kv[1][1])[:top]
+    return {"total": sum(components.values()),
+            "by_component": dict(sorted(components.items(), key=lambda kv: -kv[1])),
+            "worst": [{"group": g, "count": n, "arrival_ns": round(t, 2)}
+                      for g, (n, t) in worst]}

