@@ -110,6 +110,39 @@ def synthesize(cfg, work, weights=None, freq=150.0, seed=1, phase=lambda what: N
     }
 
 
+def ptb_nnz(cfg, weights, chars=5000):
+    """nnz(v_t) of the first ``chars`` PTB test characters run through the golden model of
+    the bundle ``weights`` (sparse mode, its threshold), or None when the bundle is not a
+    PTB character model. nnz_t does not depend on the lane count, so one trace gives every
+    sweep point's cycles per step (``golden.cycles.step_cycles``)."""
+    import numpy as np
+
+    from golden import cycles
+    from golden.bundle import load_bundle
+    from golden.model import GoldenLSTM
+    b = load_bundle(weights, cfg)
+    if b.meta.get("task") != "next-character prediction":
+        return None
+    from train.data import ptb_chars
+    ids = ptb_chars()[1]["test"][:chars]
+    xs = np.zeros((len(ids), cfg.input_size), dtype=np.int64)
+    xs[np.arange(len(ids)), ids] = 1 << cfg.formats.input.frac
+    hs = GoldenLSTM(cfg, b.q).run_fast(xs, theta=b.theta_raw)[0]
+    return cycles.nnz_per_step(cfg, xs, hs)
+
+
+def add_step_time(report, cfg, nnz):
+    """Mean cycles per PTB step for ``cfg`` (its lane count) and, with the report's Fmax,
+    microseconds per step."""
+    from golden import cycles
+    per_step = float(cycles.step_cycles(cfg, nnz).mean())
+    mhz = min(report["fmax_mhz"].values()) if report.get("fmax_mhz") else None
+    report["ptb_step"] = {"steps": int(len(nnz)), "mean_nnz": float(nnz.mean()),
+                          "cycles": round(per_step, 1),
+                          "us": round(per_step / mhz, 3) if mhz else None}
+    return report
+
+
 COMPONENTS = ("issue", "index_list", "cell", "lane", "loader", "regs")
 
 
@@ -193,10 +226,11 @@ def merge_reports(path, new):
 def markdown(reports):
     lines = ["# ECP5 synthesis (LFE5U-85F, CABGA381, speed 6, out of context)", "",
              "| lanes | cell units | LUT4 (comb) | FF | DP16KD | MULT18X18D | Fmax (MHz) | target "
-             "| commit |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| cycles / PTB step | us / PTB step | commit |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in reports:
         u = r["utilisation"]
+        step = r.get("ptb_step") or {}
 
         def cell(k):
             v = u.get(k, {})
@@ -207,7 +241,7 @@ def markdown(reports):
         lines.append(f"| {r['config']['lanes']} | {r['config'].get('cell_units', '-')} | "
                      f"{cell('TRELLIS_COMB')} | {cell('TRELLIS_FF')} | "
                      f"{cell('DP16KD')} | {cell('MULT18X18D')} | {fmax} | {r['target_mhz']} | "
-                     f"{r.get('commit')} |")
+                     f"{step.get('cycles', '-')} | {step.get('us') or '-'} | {r.get('commit')} |")
     for r in reports:
         crit = r["critical_path"]
         if crit:
@@ -276,6 +310,7 @@ def main(argv=None):
         sweep = lanes or [base.lanes]
         # three phases per lane count; place and route dominate, so the estimate settles
         # after the first lane count
+        nnz = ptb_nnz(base, args.weights) if args.weights else None
         bar = Progress(3 * len(sweep), "synth", unit="phase")
         for n in sweep:
             cfg = base if n == base.lanes else base.replace(lanes=n)
@@ -285,6 +320,8 @@ def main(argv=None):
                 bar.update(bar.bar.n + 1, f"{n} lanes: {what}")
             r = synthesize(cfg, Path(args.work) / f"lanes{n}", args.weights or None, args.freq,
                            phase=phase)
+            if nnz is not None:
+                add_step_time(r, cfg, nnz)
             bar.update(3 * len(reports) + 3)
             bar.write(f"  {n} lanes: Fmax {r['fmax_mhz']} MHz; {r['utilisation']}")
             reports.append(r)

@@ -160,3 +160,23 @@ def test_core_place_and_route_reports_late_endpoints(tmp_path):
     assert late["total"] > 0 and sum(late["by_component"].values()) == late["total"]
     assert all(w["arrival_ns"] > 2.5 for w in late["worst"])
     assert "arrive later than 2.50 ns" in (out / "synth.md").read_text()
+
+
+def test_sweep_reports_time_per_ptb_step():
+    """A sweep point's microseconds per PTB step: the cycle model's mean over the golden
+    model's nnz trace of the shipped PTB model, at the point's Fmax."""
+    from flow.synth import add_step_time, markdown, ptb_nnz
+    from golden import cycles
+    from golden.config import load_config
+    cfg = load_config("configs/default.toml")
+    assert ptb_nnz(load_config("configs/mnist.toml"), "models/mnist") is None
+    nnz = ptb_nnz(cfg, "models/ptb", chars=300)
+    assert len(nnz) == 300 and nnz[0] == 1                 # the first step sees x only
+    for lanes in (16, 64):
+        c = cfg.replace(lanes=lanes)
+        r = add_step_time({"fmax_mhz": {"clk": 125.0}}, c, nnz)
+        want = np.mean([cycles.step_cycles(c, v) for v in nnz])
+        assert r["ptb_step"]["cycles"] == round(want, 1)
+        assert r["ptb_step"]["us"] == round(want / 125.0, 3)
+    r.update(config=c.to_dict(), utilisation={}, critical_path=[], target_mhz=150.0)
+    assert f"| {r['ptb_step']['cycles']} | {r['ptb_step']['us']} |" in markdown([r])
