@@ -102,9 +102,15 @@ class Registers(wiring.Component):
         with m.Elif(clear_perr):
             m.d.sync += perr.eq(0)
 
-        # Read channel
-        m.d.comb += self.s_axil_arready.eq(~self.s_axil_rvalid)
+        # Read channel: the address is registered, the register read the cycle after (the
+        # response two cycles after the handshake; no path from the port to the counters)
+        rd_pending = Signal(name="rd_pending")
+        rd_addr = Signal.like(self.s_axil_araddr, name="rd_addr")
+        m.d.comb += self.s_axil_arready.eq(~self.s_axil_rvalid & ~rd_pending)
+        m.d.sync += rd_pending.eq(self.s_axil_arvalid & self.s_axil_arready)
         with m.If(self.s_axil_arvalid & self.s_axil_arready):
+            m.d.sync += rd_addr.eq(self.s_axil_araddr)
+        with m.If(rd_pending):
             m.d.sync += [self.s_axil_rvalid.eq(1), self.s_axil_rresp.eq(Resp.OKAY),
                          self.s_axil_rdata.eq(0)]
             arch = FIELDS["ARCH.LANES"].put(cfg.lanes) | (ARCH_BAKED if self.baked else 0)
@@ -120,7 +126,7 @@ class Registers(wiring.Component):
                 Reg.CYCLES_LO: cycles[:32], Reg.CYCLES_HI: cycles_hi, Reg.STEPS: steps,
                 Reg.COLUMNS: columns, Reg.SKIPPED: skipped,
             }
-            with m.Switch(self.s_axil_araddr):
+            with m.Switch(rd_addr):
                 for reg, value in values.items():
                     with m.Case(reg):
                         m.d.sync += self.s_axil_rdata.eq(value)

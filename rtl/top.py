@@ -1,7 +1,7 @@
 """The ``skiplstm`` top: AXI4-Stream x / h / parameter ports, AXI4-Lite registers."""
 
 from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
@@ -14,6 +14,7 @@ from .issue import ColumnIssue
 from .lane import Lane
 from .loader import ParamLoader
 from .regs import Registers, axil_ports
+from .skid import SkidBuffer
 
 __all__ = ["SkipLSTM", "stream_width"]
 
@@ -98,24 +99,39 @@ class SkipLSTM(wiring.Component):
             else:
                 m.d.comb += getattr(self, name).eq(getattr(regs, name))
 
+        # The x and parameter streams enter through register slices: the ports reach only
+        # flip-flops, and no logic of the core sees a port directly.
+        m.submodules.x_in = x_in = SkidBuffer(data.StructLayout(
+            {"data": self.x_width, "last": 1, "user": 1}))
+        m.submodules.w_in = w_in = SkidBuffer(data.StructLayout(
+            {"data": self.w_width, "last": 1}))
+        m.d.comb += [
+            x_in.i.valid.eq(self.s_axis_x_tvalid), self.s_axis_x_tready.eq(x_in.i.ready),
+            x_in.i.payload.data.eq(self.s_axis_x_tdata), x_in.i.payload.last.eq(self.s_axis_x_tlast),
+            x_in.i.payload.user.eq(self.s_axis_x_tuser),
+            w_in.i.valid.eq(self.s_axis_w_tvalid), self.s_axis_w_tready.eq(w_in.i.ready),
+            w_in.i.payload.data.eq(self.s_axis_w_tdata), w_in.i.payload.last.eq(self.s_axis_w_tlast),
+        ]
+
         # x stream -> nonzero-index unit
         x_range_err = Signal(name="x_range_err")
+        xb = x_in.o.payload
         m.d.comb += [
-            il.x.valid.eq(self.s_axis_x_tvalid), self.s_axis_x_tready.eq(il.x.ready),
-            il.x.payload.data.eq(self.s_axis_x_tdata[:f.input.bits]),
-            il.x.payload.last.eq(self.s_axis_x_tlast), il.x.payload.user.eq(self.s_axis_x_tuser),
+            il.x.valid.eq(x_in.o.valid), x_in.o.ready.eq(il.x.ready),
+            il.x.payload.data.eq(xb.data[:f.input.bits]),
+            il.x.payload.last.eq(xb.last), il.x.payload.user.eq(xb.user),
         ]
-        m.d.comb += x_range_err.eq(self.s_axis_x_tvalid & il.x.ready &
-                                   ~sign_extends(self.s_axis_x_tdata, f.input.bits))
+        m.d.comb += x_range_err.eq(x_in.o.valid & il.x.ready &
+                                   ~sign_extends(xb.data, f.input.bits))
 
         # Parameter stream -> lanes
         busy = Signal(name="busy")
         start = Signal(name="start")                      # registered (step control below)
         w_enable = Signal(init=1, name="w_enable")         # ~busy & ~start, registered
         m.d.comb += [
-            loader.enable.eq(w_enable), loader.w.valid.eq(self.s_axis_w_tvalid),
-            self.s_axis_w_tready.eq(loader.w.ready), loader.w.payload.data.eq(self.s_axis_w_tdata),
-            loader.w.payload.last.eq(self.s_axis_w_tlast),
+            loader.enable.eq(w_enable), loader.w.valid.eq(w_in.o.valid),
+            w_in.o.ready.eq(loader.w.ready), loader.w.payload.data.eq(w_in.o.payload.data),
+            loader.w.payload.last.eq(w_in.o.payload.last),
         ]
         wiring.connect(m, loader.param, *(lane.param for lane in lanes))
         for k, lane in enumerate(lanes):
@@ -130,7 +146,8 @@ class SkipLSTM(wiring.Component):
         # the decision is registered: a step starts the cycle after its conditions hold (x_t
         # complete, no step, no load under way, no parameter beat waiting, room for h); none
         # of them can be undone in between (the loader takes no beat in the start cycle)
-        go = ~busy & ~start & il.rd_x_full & ~loader.active & ~self.s_axis_w_tvalid & room
+        go = (~busy & ~start & il.rd_x_full & ~loader.active & ~w_in.o.valid &
+              ~self.s_axis_w_tvalid & room)
         m.d.sync += start.eq(go)
         # a sequence start: tuser, CLEAR_STATE (now or since the last step), or a complete
         # parameter load (``pending_clear``, set the cycle ``loaded`` pulses: a step never
@@ -223,7 +240,7 @@ class SkipLSTM(wiring.Component):
 
         # Status and counters
         m.d.comb += [
-            regs.busy.eq(busy | start | loader.active), regs.cycle_inc.eq(busy),
+            regs.busy.eq(busy | start | loader.active | w_in.holds), regs.cycle_inc.eq(busy),
             regs.protocol_error.eq(il.x_error | loader.error | x_range_err),
             regs.step_inc.eq(step_done), regs.columns_add.eq(step_nnz),
             regs.skipped_add.eq(step_skipped),
