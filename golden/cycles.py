@@ -24,17 +24,18 @@ prefetch       2         entries 0 and 1 of the step's nonzero-index lists loade
 issue          1         the counting loop's column (mask, rank j of its set bit) registered
 search         7         position of the j-th set bit (chunk popcounts, prefix sums, chunk,
                          bit), column address and element read registered
-fetch          5         column registered in each lane; weight, bias and v-element
-                         memory reads; weight-bank outputs registered; bank selected
-                         and v element registered in the lane; multiplier input
-                         registers
+fetch          6         column registered in each lane; weight, bias and v-element
+                         memory reads; weight-bank outputs registered in the block RAM,
+                         then beside it (v element registered in the lane); bank
+                         selected; multiplier input registers
 multiply       2         product registered in the multiplier, then beside the
                          accumulator
 accumulate     1         accumulator (bias + sum), row done
 drain          N/P       the N row results in the lanes' result registers, then handed
                          to the P cell units along shift chains, P per cycle (the last
                          ones N/P cycles after the row ends)
-round          1         accumulator -> activation input, round half up, saturate
+round          2         row result registered in the cell unit; accumulator ->
+                         activation input, round half up, saturate
 activation     6         table read, table word register, slope x offset (multiplier
                          input and product registers), interpolate, tanh fix-up
 cell           5         the slot's i, f, g, c, o selected; f*c and i*g (multiplier input
@@ -60,8 +61,8 @@ from .config import Config
 
 __all__ = ["stages", "latency", "step_cycles", "nnz_per_step", "cycle_model", "describe"]
 
-_FIXED = {"prefetch": 2, "issue": 1, "search": 7, "fetch": 5, "multiply": 2, "accumulate": 1}
-_CELL = {"round": 1, "activation": 6, "cell": 5, "round_c": 1, "tanh": 6, "output": 6}
+_FIXED = {"prefetch": 2, "issue": 1, "search": 7, "fetch": 6, "multiply": 2, "accumulate": 1}
+_CELL = {"round": 2, "activation": 6, "cell": 5, "round_c": 1, "tanh": 6, "output": 6}
 
 
 def stages(cfg: Config):

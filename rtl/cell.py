@@ -45,10 +45,10 @@ class CellUnit(wiring.Component):
         input.
     """
 
-    #: round, activation, cell (slot select, f c and i g in registered multipliers, sum,
-    #: round), round, tanh(c), output (o tanh(c) in a registered multiplier, round,
-    #: compare, prune)
-    latency = (1 + Activation.latency + 1 + Multiplier.latency + 2 + 1 + Activation.latency
+    #: input register and round, activation, cell (slot select, f c and i g in registered
+    #: multipliers, sum, round), round, tanh(c), output (o tanh(c) in a registered
+    #: multiplier, round, compare, prune)
+    latency = (2 + Activation.latency + 1 + Multiplier.latency + 2 + 1 + Activation.latency
                + Multiplier.latency + 3)
 
     def __init__(self, cfg, target="generic"):
@@ -74,13 +74,16 @@ class CellUnit(wiring.Component):
         sw, uw = self.slot_width, self.unit_width
         gate_s = signed(cfg.gate.bits)
 
-        # Round half up and saturate to the activation input
+        # The row result registered beside the unit (it comes from a lane anywhere on the
+        # chip), then rounded half up and saturated to the activation input
+        rows = Signal.like(self.rows.payload, name="rows_in")
+        v_in = Signal(name="v_in")
+        m.d.sync += [rows.eq(self.rows.payload), v_in.eq(self.rows.valid)]
         pre = Signal(signed(cfg.act_input.bits), name="pre")
         v_pre = Signal(name="v_pre")
         row_pre = Signal(self.row_width, name="row_pre")
         slot_pre = Signal(sw, name="slot_pre")
-        rows = self.rows.payload
-        m.d.sync += [pre.eq(rescale(rows.acc, pf, cfg.act_input)), v_pre.eq(self.rows.valid),
+        m.d.sync += [pre.eq(rescale(rows.acc, pf, cfg.act_input)), v_pre.eq(v_in),
                      row_pre.eq(rows.row), slot_pre.eq(rows.slot)]
 
         # Gate activation: sigmoid for i, f, o; tanh for g

@@ -11,8 +11,8 @@ link               driver                  receivers               kind
 ``element``        ``ColumnIssue``         ``IndexList``           the column's v element
 ``x_list``,        ``ColumnIssue``         ``IndexList``           list index out, entry in
 ``h_list``                                                         (combinational read)
-``param``          ``ParamLoader``         every ``Lane``          weight / bias write (the
-                                                                   lane enables apart)
+``param``          ``ParamLoader``         every ``Lane``          weight / bias write, with
+                                                                   the lane it is for
 ``x``              top (AXI4-Stream)       ``IndexList``           stream of x elements
 ``w``              top (AXI4-Stream)       ``ParamLoader``         stream of parameter beats
 ``h_write``        top (gather register)   ``IndexList``           a whole h_t group
@@ -93,8 +93,10 @@ def list_read(cfg, groups):
 
 
 def param_write(geo):
-    """A weight and a bias write, broadcast to the lanes (each lane has its own enables)."""
-    return wiring.Signature({"w_addr": Out(geo.addr_width), "w_data": Out(geo.weight_shape),
+    """A weight or a bias write, broadcast to the lanes: ``w_valid`` / ``b_valid`` for lane
+    number ``lane`` (each lane compares it with its own index)."""
+    return wiring.Signature({"w_valid": Out(1), "b_valid": Out(1), "lane": Out(geo.bit_shape),
+                             "w_addr": Out(geo.addr_width), "w_data": Out(geo.weight_shape),
                              "b_addr": Out(geo.row_width), "b_data": Out(geo.bias_shape)})
 
 

@@ -34,7 +34,7 @@ class Lane(wiring.Component):
     -------
     column : ``In(interfaces.column)``, a column, cycle 0.
     value : the column's v element (vector format), cycle 3.
-    param : ``In(interfaces.param_write)``; w_en, b_en : this lane's write enables.
+    param : ``In(interfaces.param_write)``, the writes to the lane numbered ``index``.
     result : a finished row, from ``latency + 1`` cycles after the row's last column until
         the lane's next row finishes (rows finish in local row order; the top tracks them).
         Between row ends it shifts: ``result <= chain``.
@@ -43,8 +43,9 @@ class Lane(wiring.Component):
         row-end decision is each lane's own, so no enable fans out to all lanes).
     """
 
-    def __init__(self, cfg, weights=None, biases=None, target="generic"):
+    def __init__(self, cfg, weights=None, biases=None, target="generic", index=0):
         self.cfg = cfg
+        self.index = index
         self.target = target
         self.depth = cfg.rows_per_lane * cfg.columns
         self.weights, self.biases = weights, biases
@@ -52,14 +53,14 @@ class Lane(wiring.Component):
         self.addr_width, self.row_width = geo.addr_width, geo.row_width
         super().__init__({
             "column": In(interfaces.column(geo)), "value": In(geo.vector_shape),
-            "param": In(interfaces.param_write(geo)), "w_en": In(1), "b_en": In(1),
+            "param": In(interfaces.param_write(geo)),
             "result": Out(geo.acc_shape), "chain": In(geo.acc_shape),
         })
 
-    #: Cycles from the issue of a row's last column to its result in ``acc``: fetch (5: column
-    #: register, memory read, bank output registers, bank select, multiplier input
-    #: registers), multiply, product register, accumulate.
-    latency = 4 + Multiplier.latency + 1 + 1
+    #: Cycles from the issue of a row's last column to its result in ``acc``: fetch (6: column
+    #: register, memory read, bank output registers in the block RAM and beside it, bank
+    #: select, multiplier input registers), multiply, product register, accumulate.
+    latency = 5 + Multiplier.latency + 1 + 1
 
     def elaborate(self, platform):
         m = Module()
@@ -86,13 +87,16 @@ class Lane(wiring.Component):
                       init=[] if self.biases is None else [int(v) for v in self.biases])
         m.submodules.bmem = bmem
         b_rd, b_wr = bmem.read_port(), bmem.write_port()
-        # Parameter writes are registered in each lane (they reach every memory of the chip)
+        # Parameter writes are registered in each lane (they reach every memory of the chip);
+        # a write is this lane's when its lane number is this lane's index
         w_en = Signal(name="w_en_r")
         w_addr = Signal(self.addr_width, name="w_addr_r")
         w_data = Signal(signed(wbits), name="w_data_r")
+        mine = self.param.lane == self.index
         m.d.sync += [
-            w_en.eq(self.w_en), w_addr.eq(self.param.w_addr), w_data.eq(self.param.w_data),
-            b_wr.en.eq(self.b_en), b_wr.addr.eq(self.param.b_addr),
+            w_en.eq(self.param.w_valid & mine), w_addr.eq(self.param.w_addr),
+            w_data.eq(self.param.w_data),
+            b_wr.en.eq(self.param.b_valid & mine), b_wr.addr.eq(self.param.b_addr),
             b_wr.data.eq(self.param.b_data),
         ]
         for k, bank in enumerate(banks):
@@ -129,36 +133,42 @@ class Lane(wiring.Component):
         sel3a = Signal(range(max(n_banks, 2)), name="sel3a")
         m.d.sync += [b3a.eq(b_rd.data), v3a.eq(v2), first3a.eq(first2), sel3a.eq(sel2)]
 
-        # Cycle 3 -> 4: the bank selected into a register beside the banks, and the
-        # broadcast v element (cycle 3) into this lane's own register; 4 -> 5: both into
-        # the multiplier's input registers; 5 -> 6: the product (exact) in its output
-        # register; 6 -> 7: the product into a register beside the accumulator. No path runs
-        # from a block RAM through the bank multiplexer into the multiplier, or from the
-        # multiplier into the accumulator's carry chain.
-        w4 = Signal(signed(wbits), name="w4")
-        val4 = Signal(signed(cfg.vector.bits), name="val4")
-        m.d.sync += [w4.eq(Array(wb)[sel3a] if n_banks > 1 else wb[0]), val4.eq(self.value)]
+        # Cycle 3 -> 4: every bank output into a fabric register beside its block RAM (a
+        # lane's block RAMs may sit far apart), the broadcast v element (cycle 3) into this
+        # lane's own register; 4 -> 5: the bank selected into a register; 5 -> 6: weight
+        # and element into the multiplier's input registers; 6 -> 7: the product (exact) in
+        # its output register; 7 -> 8: the product into a register beside the accumulator.
+        # Every path between a block RAM, the bank multiplexer, the multiplier and the
+        # accumulator's carry chain starts and ends at a register.
+        wb4 = [Signal(signed(wbits), name=f"wb4_{k}") for k in range(n_banks)]
+        m.d.sync += [r.eq(d) for r, d in zip(wb4, wb)]
+        sel4 = Signal.like(sel3a, name="sel4")
+        val4, val5 = Signal(signed(cfg.vector.bits), name="val4"), \
+            Signal(signed(cfg.vector.bits), name="val5")
+        w5 = Signal(signed(wbits), name="w5")
+        m.d.sync += [sel4.eq(sel3a), val4.eq(self.value), val5.eq(val4),
+                     w5.eq(Array(wb4)[sel4] if n_banks > 1 else wb4[0])]
         m.submodules.mul = mul = Multiplier(wbits, cfg.vector.bits, self.target)
-        m.d.comb += [mul.op_a.eq(w4), mul.op_b.eq(val4)]
-        prod7 = Signal.like(mul.product, name="prod7")
-        m.d.sync += prod7.eq(mul.product)
+        m.d.comb += [mul.op_a.eq(w5), mul.op_b.eq(val5)]
+        prod8 = Signal.like(mul.product, name="prod8")
+        m.d.sync += prod8.eq(mul.product)
 
-        # side signals alongside, from cycle 3 to 7: valid, first column, the bias aligned
+        # side signals alongside, from cycle 3 to 8: valid, first column, the bias aligned
         # to the accumulator
         v, first = v3a, first3a
         bias = b3a << (pf - f.bias.frac)
-        for cycle in range(4, 4 + 1 + Multiplier.latency + 1):
+        for cycle in range(4, 5 + 1 + Multiplier.latency + 1):
             v_n, first_n = Signal(name=f"v{cycle}"), Signal(name=f"first{cycle}")
             bias_n = Signal(signed(cfg.accumulator.bits), name=f"bias{cycle}")
             m.d.sync += [v_n.eq(v), first_n.eq(first), bias_n.eq(bias)]
             v, first, bias = v_n, first_n, bias_n
 
-        # Cycle 7 -> 8: accumulate (never overflows: width from Config.accumulator)
+        # Cycle 8 -> 9: accumulate (never overflows: width from Config.accumulator)
         acc = Signal(signed(cfg.accumulator.bits), name="acc")
         with m.If(v):
-            m.d.sync += acc.eq(Mux(first, bias, acc) + prod7)
+            m.d.sync += acc.eq(Mux(first, bias, acc) + prod8)
 
-        # Cycle 8 -> 9: a finished row into the result register, else the chain's value
+        # Cycle 9 -> 10: a finished row into the result register, else the chain's value
         result = Signal(signed(cfg.accumulator.bits), name="result")
         m.d.sync += result.eq(Mux(last, acc, self.chain))
         m.d.comb += self.result.eq(result)

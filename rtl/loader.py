@@ -35,9 +35,8 @@ class ParamLoader(wiring.Component):
     w : ``In(interfaces.param_stream(data_width))``, the parameter beats.
     active : a load has begun and not ended (steps must not start).
     loaded : pulse, a complete load ended. error : pulse, a protocol error.
-    param : ``Out(interfaces.param_write)``; w_lane_en, b_lane_en : the one-hot lane enables
-        of the weight and bias writes (registered: a beat's write leaves the cycle after it
-        is accepted).
+    param : ``Out(interfaces.param_write)``, the weight and bias writes with the lane they
+        are for (registered: a beat's write leaves the cycle after it is accepted).
     """
 
     def __init__(self, cfg, data_width):
@@ -48,7 +47,6 @@ class ParamLoader(wiring.Component):
             "enable": In(1), "w": In(interfaces.param_stream(data_width)),
             "active": Out(1), "loaded": Out(1), "error": Out(1),
             "param": Out(interfaces.param_write(geo)),
-            "w_lane_en": Out(cfg.lanes), "b_lane_en": Out(cfg.lanes),
         })
 
     def elaborate(self, platform):
@@ -70,7 +68,6 @@ class ParamLoader(wiring.Component):
         s_valid, s_data, s_last = self.w.valid, self.w.payload.data, self.w.payload.last
         started = Signal(name="started")                     # count != 0, registered
         in_b = Signal(name="in_bias")                        # phase == PHASE_B, registered
-        k_oh = Signal(N, init=1, name="lane_onehot")         # 1 << k, registered
         m.d.comb += [self.w.ready.eq(self.enable), self.active.eq(started | dropping)]
         m.d.sync += self.loaded.eq(0)
 
@@ -91,14 +88,12 @@ class ParamLoader(wiring.Component):
         n_phase, n_q, n_j, n_k = (Signal.like(s, name=f"next_{s.name}") for s in (phase, q, j, k))
         n_c, n_rowbase = Signal.like(c, name="next_col"), Signal.like(rowbase, name="next_rowbase")
         n_c_last, n_in_b = Signal(name="next_col_last"), Signal(name="next_in_bias")
-        n_k_oh = Signal.like(k_oh, name="next_lane_onehot")
         row_end = in_b | c_last
         m.d.comb += [n_phase.eq(phase), n_q.eq(q), n_j.eq(j), n_k.eq(k), n_rowbase.eq(rowbase),
-                     n_c.eq(c + 1), n_in_b.eq(in_b), n_k_oh.eq(k_oh),
+                     n_c.eq(c + 1), n_in_b.eq(in_b),
                      n_c_last.eq(Mux(phase == PHASE_IH, c == X - 2, c == H - 2))]
         with m.If(row_end):
-            m.d.comb += [n_c.eq(0), n_c_last.eq(Mux(phase == PHASE_IH, X == 1, H == 1)),
-                         n_k_oh.eq(k_oh.rotate_left(1))]
+            m.d.comb += [n_c.eq(0), n_c_last.eq(Mux(phase == PHASE_IH, X == 1, H == 1))]
             with m.If(k == N - 1):
                 m.d.comb += n_k.eq(0)
                 with m.If(j == cfg.h_groups - 1):
@@ -119,13 +114,13 @@ class ParamLoader(wiring.Component):
 
         accept = Signal(name="accept")
         m.d.comb += accept.eq(s_valid & self.enable & ~dropping)
-        # the writes leave registered (they fan out to every lane)
+        # the writes leave registered (they fan out to every lane; the accept reaches only
+        # the two valid flags)
         m.d.sync += [
             self.param.w_addr.eq(rowbase + c),
             self.param.w_data.eq(s_data[:wb]), self.param.b_addr.eq(local_row),
-            self.param.b_data.eq(s_data[:bb]),
-            self.w_lane_en.eq(Mux(accept & ~in_b, k_oh, 0)),
-            self.b_lane_en.eq(Mux(accept & in_b, k_oh, 0)),
+            self.param.b_data.eq(s_data[:bb]), self.param.lane.eq(k),
+            self.param.w_valid.eq(accept & ~in_b), self.param.b_valid.eq(accept & in_b),
         ]
 
         with m.If(s_valid & self.enable & dropping & s_last):
@@ -138,7 +133,7 @@ class ParamLoader(wiring.Component):
                 # the load ends: complete (tlast on its last beat), short (tlast early) or
                 # long (no tlast on the last beat: drop up to tlast)
                 m.d.sync += [count.eq(0), started.eq(0), phase.eq(PHASE_IH), in_b.eq(0),
-                             q.eq(0), j.eq(0), k.eq(0), k_oh.eq(1), c.eq(0), rowbase.eq(0),
+                             q.eq(0), j.eq(0), k.eq(0), c.eq(0), rowbase.eq(0),
                              count_last.eq(self.total == 1), c_last.eq(X == 1)]
                 with m.If(count_last & s_last):
                     m.d.sync += self.loaded.eq(1)
@@ -150,7 +145,7 @@ class ParamLoader(wiring.Component):
                 m.d.sync += [count.eq(count + 1), started.eq(1),
                              count_last.eq(count == self.total - 2),
                              phase.eq(n_phase), in_b.eq(n_in_b), q.eq(n_q), j.eq(n_j),
-                             k.eq(n_k), k_oh.eq(n_k_oh), c.eq(n_c), c_last.eq(n_c_last),
+                             k.eq(n_k), c.eq(n_c), c_last.eq(n_c_last),
                              rowbase.eq(n_rowbase)]
         return m
 

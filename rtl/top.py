@@ -84,7 +84,7 @@ class SkipLSTM(wiring.Component):
         images = lane_images(cfg, self.params) if self.params is not None else [(None, None)] * N
         lanes = []
         for k in range(N):
-            lane = Lane(cfg, *images[k], target=self.target)
+            lane = Lane(cfg, *images[k], target=self.target, index=k)
             m.submodules[f"lane{k}"] = lane
             lanes.append(lane)
         cells = []
@@ -134,8 +134,6 @@ class SkipLSTM(wiring.Component):
             loader.w.payload.last.eq(w_in.o.payload.last),
         ]
         wiring.connect(m, loader.param, *(lane.param for lane in lanes))
-        for k, lane in enumerate(lanes):
-            m.d.comb += [lane.w_en.eq(loader.w_lane_en[k]), lane.b_en.eq(loader.b_lane_en[k])]
 
         # Step control
         pending_clear = Signal(init=1, name="pending_clear")
