@@ -13,10 +13,10 @@ link               driver                  receivers               kind
 ``h_list``                                                         (combinational read)
 ``param``          ``ParamLoader``         every ``Lane``          weight / bias write, with
                                                                    the lane it is for
-``x``              top (AXI4-Stream)       ``IndexList``           stream of x elements
-``w``              top (AXI4-Stream)       ``ParamLoader``         stream of parameter beats
+``x``              top (x register slice)  ``IndexList``           stream of x elements
+``w``              top (w register slice)  ``ParamLoader``         stream of parameter beats
 ``h_write``        top (gather register)   ``IndexList``           a whole h_t group
-``rows``           top (accumulator latch) each ``CellUnit``       stream of row results
+``rows``           lanes' result chains    each ``CellUnit``       stream of row results
 ``h``              each ``CellUnit``       top (gather register)   stream of h_t values
 =================  ======================  ======================  =========================
 

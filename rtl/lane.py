@@ -35,9 +35,9 @@ class Lane(wiring.Component):
     column : ``In(interfaces.column)``, a column, cycle 0.
     value : the column's v element (vector format), cycle 3.
     param : ``In(interfaces.param_write)``, the writes to the lane numbered ``index``.
-    result : a finished row, from ``latency + 1`` cycles after the row's last column until
-        the lane's next row finishes (rows finish in local row order; the top tracks them).
-        Between row ends it shifts: ``result <= chain``.
+    result : a finished row, for the one cycle ``latency + 1`` cycles after the row's last
+        column (rows finish in local row order; the top tracks them); in every other cycle
+        it takes ``chain``, so the row's result moves down the chain one link per cycle.
     chain : the result this lane takes in the cycles its own row does not finish (the top
         joins the lanes' results into shift chains that drain them to the cell units; the
         row-end decision is each lane's own, so no enable fans out to all lanes).
@@ -70,8 +70,9 @@ class Lane(wiring.Component):
 
         # Internal state: parameter memories. The weight memory is split into banks of one
         # block RAM each (2048 x 9 or 1024 x 18 on ECP5); every bank output is registered
-        # in its block RAM (``WeightBank``) and the bank is selected into the multiplier's
-        # input register, so no path runs from a block RAM through a wide multiplexer.
+        # in its block RAM (``WeightBank``) and again beside it, and the bank is selected
+        # into a register (cycles 3 to 5 below), so no path runs from a block RAM through a
+        # multiplexer.
         wbits = f.weight.bits
         bank_depth = dp16kd_geometry(wbits)[1]
         bank_bits = ceil_log2(bank_depth)

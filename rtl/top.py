@@ -63,7 +63,8 @@ class SkipLSTM(wiring.Component):
     def latency(cfg):
         """Cycles of a step beyond ``rows_per_lane * max(nnz, min_columns, 1)`` (the cycle
         model's L): issue, lane, the N row results handed to the cell units P per cycle
-        (latched, then N/P cycles), cell unit, the gathered h group written."""
+        along the lanes' result chains (N/P cycles), cell unit, the gathered h group
+        written."""
         return (ColumnIssue.ISSUE_LATENCY + Lane.latency + cfg.min_columns + CellUnit.latency
                 + 1)
 
@@ -99,8 +100,9 @@ class SkipLSTM(wiring.Component):
             else:
                 m.d.comb += getattr(self, name).eq(getattr(regs, name))
 
-        # The x and parameter streams enter through register slices: the ports reach only
-        # flip-flops, and no logic of the core sees a port directly.
+        # The x and parameter streams enter through register slices: the ports reach
+        # flip-flops, and the core's logic sees the slices, not the ports (apart from the
+        # step-start decision, which also waits on a parameter beat at the port).
         m.submodules.x_in = x_in = SkidBuffer(data.StructLayout(
             {"data": self.x_width, "last": 1, "user": 1}))
         m.submodules.w_in = w_in = SkidBuffer(data.StructLayout(
@@ -183,10 +185,10 @@ class SkipLSTM(wiring.Component):
         # so a row's results have drained when the next row ends.
         for k, lane in enumerate(lanes):
             m.d.comb += lane.chain.eq(lanes[k + P].result if k + P < N else 0)
-        acc_row = Signal(lanes[0].row_width, name="accbuf_row")
+        acc_row = Signal(lanes[0].row_width, name="res_row")
         next_row = Signal(range(max(cfg.rows_per_lane, 2)), name="next_row")  # rows in order
-        slot = Signal(range(max(S, 2)), name="accbuf_slot")
-        draining = Signal(name="accbuf_draining")
+        slot = Signal(range(max(S, 2)), name="res_slot")
+        draining = Signal(name="res_draining")
         row_done = issue.column.valid & issue.column.last     # the lanes hold it Lane.latency
         for n in range(Lane.latency):                         # cycles later
             later = Signal(name=f"row_done{n + 1}")
