@@ -51,7 +51,9 @@ def late_endpoints(report, period_ns, top=12):
     block-RAM and multiplier inputs whose latest arrival exceeds ``period_ns``, as
     ``{"total", "by_component", "worst": [{"group", "count", "arrival_ns"}]}`` (worst
     ``top`` groups by arrival). Where the design misses a clock target, this says how
-    widely, and where, not only the single critical path."""
+    widely, and where, not only the single critical path. nextpnr's arrival time leaves
+    out the endpoint's setup time, so an input that misses only by its setup is not
+    counted."""
     arrival = {}
     for net in report.get("detailed_net_timings", []):
         for end in net.get("endpoints", []):

@@ -136,7 +136,8 @@ def add_step_time(report, cfg, nnz):
     microseconds per step."""
     from golden import cycles
     per_step = float(cycles.step_cycles(cfg, nnz).mean())
-    mhz = min(report["fmax_mhz"].values()) if report.get("fmax_mhz") else None
+    known = [v for v in (report.get("fmax_mhz") or {}).values() if v]
+    mhz = min(known) if known else None
     report["ptb_step"] = {"steps": int(len(nnz)), "mean_nnz": float(nnz.mean()),
                           "cycles": round(per_step, 1),
                           "us": round(per_step / mhz, 3) if mhz else None}

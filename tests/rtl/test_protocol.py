@@ -169,3 +169,48 @@ def test_reset_in_the_middle_of_a_stream(rng):
     assert after["status"] == 0
     assert after["counters"] == {"CYCLES": 0, "STEPS": 0, "COLUMNS": 0, "SKIPPED": 0}
     np.testing.assert_array_equal(h_values(tb), want[0])
+
+
+def test_parameter_load_sent_while_a_step_runs_waits_for_it(rng):
+    """Beats sent while a step runs: two wait in the input register (then tready is 0),
+    STATUS.BUSY is 1; when the step ends they win over the next step, whose x has arrived
+    meanwhile; the load completes, and that step starts from zero state although its x
+    has no tuser."""
+    sc, want = setup(rng, 1)
+    beats = sc.weight_beats()
+    seq = sc.sequences[0]
+    xb = x_beats(seq)
+    tb = TopBench(CFG)
+    log = {}
+
+    async def main(tb, ctx):
+        d = tb.dut
+        await tb.send_w(ctx, beats)
+        await tb.send_x_beats(ctx, xb[:CFG.X])                  # step 0 (tuser on beat 0)
+        for _ in range(4):
+            await ctx.tick()
+        ctx.set(d.s_axis_w_tdata, beats[0] & 0xFFFF)
+        ctx.set(d.s_axis_w_tlast, 0)
+        ctx.set(d.s_axis_w_tvalid, 1)
+        accepted = 0
+        for _ in range(20):                                      # the step takes longer
+            _, _, ready = await ctx.tick().sample(d.s_axis_w_tready)
+            if ready:
+                accepted += 1
+                ctx.set(d.s_axis_w_tdata, beats[accepted] & 0xFFFF)
+        ctx.set(d.s_axis_w_tvalid, 0)
+        log["accepted"] = accepted
+        # x_1 arrives while the beats wait: when step 0 ends, they win over step 1
+        await tb.send_x_beats(ctx, [(v, last, False) for v, last, _ in xb[CFG.X:]])
+        log["status"] = await tb.read(ctx, "STATUS")
+        for _ in range(200):                       # step 0 ends; the rest of the load comes
+            await ctx.tick()                       # later (no beat at the port meanwhile)
+        await tb.send_w(ctx, beats[accepted:])
+        await tb.wait_h(ctx, 2 * CFG.H)
+        await tb.wait_idle(ctx)
+        log["steps"] = await tb.read(ctx, "STEPS")
+
+    tb.run(main)
+    assert log == {"accepted": 2, "status": StatusBit.BUSY, "steps": 2}
+    fresh = sc.golden.run_fast(seq[1:])[0]
+    np.testing.assert_array_equal(h_values(tb), np.concatenate([want[0][:1], fresh]))
