@@ -122,7 +122,7 @@ class IndexList(wiring.Component):
         dropping = Signal(name="x_dropping")
         x = self.x.payload
         m.d.comb += self.x.ready.eq(~full[xf] | dropping)
-        nz = x.data != 0
+        nz = x.nz
         # the mask shifts right, each element entering at the top: after a whole group its
         # element 0 is at bit 0; the short last group (X mod N elements) is aligned by a
         # constant shift
@@ -198,7 +198,7 @@ class IndexList(wiring.Component):
         hmask = hw.mask
         m.d.comb += [hmem_w.en.eq(hw.en), hmem_w.addr.eq((~hr) * hg + hw.group),
                      hmem_w.data.eq(hw.row)]
-        with m.If(hw.en & (hmask != 0)):
+        with m.If(hw.en & (hw.count != 0)):          # the mask has a set bit
             m.d.comb += [hlist_w.en.eq(1), hlist_w.addr.eq((~hr) * hg + nh[~hr]),
                          hlist_w.data.group.eq(hw.group), hlist_w.data.mask.eq(hmask),
                          hlist_w.data.count.eq(hw.count)]

@@ -109,8 +109,10 @@ def h_write(geo):
 
 
 def x_stream(geo):
-    """x elements, one per beat; ``last`` on element X-1, ``user`` on a sequence's first."""
-    return stream.Signature(data.StructLayout({"data": geo.x_shape, "last": 1, "user": 1}))
+    """x elements, one per beat; ``last`` on element X-1, ``user`` on a sequence's first;
+    ``nz``: the element is not 0 (computed by the sender, off the receiver's accept path)."""
+    return stream.Signature(data.StructLayout({"data": geo.x_shape, "last": 1, "user": 1,
+                                               "nz": 1}))
 
 
 def param_stream(width):

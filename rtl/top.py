@@ -103,14 +103,18 @@ class SkipLSTM(wiring.Component):
         # The x and parameter streams enter through register slices: the ports reach
         # flip-flops, and the core's logic sees the slices, not the ports (apart from the
         # step-start decision, which also waits on a parameter beat at the port).
+        # (the x slice also carries whether the element is nonzero and whether it is out of
+        # the input format, computed at the port: the receiver's accept path stays short)
         m.submodules.x_in = x_in = SkidBuffer(data.StructLayout(
-            {"data": self.x_width, "last": 1, "user": 1}))
+            {"data": f.input.bits, "last": 1, "user": 1, "nz": 1, "range_err": 1}))
         m.submodules.w_in = w_in = SkidBuffer(data.StructLayout(
             {"data": self.w_width, "last": 1}))
         m.d.comb += [
             x_in.i.valid.eq(self.s_axis_x_tvalid), self.s_axis_x_tready.eq(x_in.i.ready),
-            x_in.i.payload.data.eq(self.s_axis_x_tdata), x_in.i.payload.last.eq(self.s_axis_x_tlast),
-            x_in.i.payload.user.eq(self.s_axis_x_tuser),
+            x_in.i.payload.data.eq(self.s_axis_x_tdata[:f.input.bits]),
+            x_in.i.payload.last.eq(self.s_axis_x_tlast), x_in.i.payload.user.eq(self.s_axis_x_tuser),
+            x_in.i.payload.nz.eq(self.s_axis_x_tdata[:f.input.bits] != 0),
+            x_in.i.payload.range_err.eq(~sign_extends(self.s_axis_x_tdata, f.input.bits)),
             w_in.i.valid.eq(self.s_axis_w_tvalid), self.s_axis_w_tready.eq(w_in.i.ready),
             w_in.i.payload.data.eq(self.s_axis_w_tdata), w_in.i.payload.last.eq(self.s_axis_w_tlast),
         ]
@@ -120,11 +124,10 @@ class SkipLSTM(wiring.Component):
         xb = x_in.o.payload
         m.d.comb += [
             il.x.valid.eq(x_in.o.valid), x_in.o.ready.eq(il.x.ready),
-            il.x.payload.data.eq(xb.data[:f.input.bits]),
+            il.x.payload.data.eq(xb.data), il.x.payload.nz.eq(xb.nz),
             il.x.payload.last.eq(xb.last), il.x.payload.user.eq(xb.user),
         ]
-        m.d.comb += x_range_err.eq(x_in.o.valid & il.x.ready &
-                                   ~sign_extends(xb.data, f.input.bits))
+        m.d.comb += x_range_err.eq(x_in.o.valid & il.x.ready & xb.range_err)
 
         # Parameter stream -> lanes
         busy = Signal(name="busy")

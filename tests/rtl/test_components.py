@@ -48,7 +48,8 @@ def run_issue(cfg, x, h_prev, sparse, fresh=False):
         ctx.set(il.h_write.en, 0)
         for e, v in enumerate(x):
             ctx.set(il.x.valid, 1)
-            ctx.set(il.x.payload, {"data": int(v), "last": e == len(x) - 1, "user": 0})
+            ctx.set(il.x.payload, {"data": int(v), "last": e == len(x) - 1, "user": 0,
+                                   "nz": int(v) != 0})
             await ctx.tick()
         ctx.set(il.x.valid, 0)
         assert ctx.get(il.rd_x_full)
