@@ -32,7 +32,7 @@ rtl: $(STAMP)
 lint: rtl
 	$(PY) -m flow.lint --config $(CONFIG) --dir $(OUT)
 
-# ECP5-85F synthesis, place and route of CONFIG (LANES=4,8,16,32 sweeps the lane count):
+# ECP5-85F synthesis, place and route of CONFIG (LANES=16,32,64,128 sweeps the lane count):
 # build/reports/synth.{json,md}. Tens of minutes for the default configuration.
 LANES ?=
 synth: $(STAMP)

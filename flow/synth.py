@@ -2,7 +2,7 @@
 LFE5U-85F, CABGA381, speed grade 6; utilisation, Fmax and the critical path.
 
     python -m flow.synth [--config configs/default.toml] [--weights models/ptb]
-                         [--lanes 4,8,16,32] [--freq 150] [--out build/reports]
+                         [--lanes 16,32,64,128] [--freq 150] [--out build/reports]
                          [--component issue,index_list,cell,lane,loader,regs]
 
 The core is placed and routed out of context (no I/O buffers: it is meant to sit behind an
