@@ -77,8 +77,11 @@ def synthesize(cfg, work, weights=None, freq=150.0, seed=1, phase=lambda what: N
         log = (work / "nextpnr.log").read_text()
         errors = [ln.strip() for ln in log.splitlines() if "ERROR" in ln][:3]
         stat = (work / f"{name}_stat.txt").read_text()
-        need = {k: int(n) for n, k in re.findall(r"^\s+(\d+)\s+(\w+)\s*$", stat, re.M)
-                if k in RESOURCES}
+        cells = {k: int(n) for n, k in re.findall(r"^\s+(\d+)\s+(\w+)\s*$", stat, re.M)}
+        need = {k: v for k, v in cells.items() if k in RESOURCES}
+        # LUT4 cells, each carry cell two (what nextpnr would count as TRELLIS_COMB, before
+        # packing the distributed RAMs)
+        need["TRELLIS_COMB"] = cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0)
         return {
             "config": cfg.to_dict(), "device": {k: v for k, v in DEVICE.items() if k != "nextpnr"},
             "target_mhz": freq, "fmax_mhz": {}, "fits": False, "errors": errors,
@@ -215,9 +218,9 @@ def component_markdown(reports):
 def merge_reports(path, new):
     """Reports of earlier runs of the same configuration with other lane counts are kept (a
     sweep can be run one lane count at a time); a lane count run again is replaced."""
-    def key(r):
-        return json.dumps({k: v for k, v in r["config"].items() if k != "lanes"},
-                          sort_keys=True)
+    def key(r):                  # the cell-unit count follows the lane count by default
+        return json.dumps({k: v for k, v in r["config"].items()
+                           if k not in ("lanes", "cell_units")}, sort_keys=True)
     old = json.loads(Path(path).read_text()) if Path(path).exists() else []
     done = {(key(r), r["config"]["lanes"]) for r in new}
     kept = [r for r in old if key(r) == key(new[0]) and (key(r), r["config"]["lanes"]) not in done]

@@ -187,3 +187,22 @@ def test_sweep_reports_time_per_ptb_step():
     assert add_step_time({"fmax_mhz": {}}, c, nnz)["ptb_step"]["us"] is None
     r.update(config=c.to_dict(), utilisation={}, critical_path=[], target_mhz=150.0)
     assert f"| {r['ptb_step']['cycles']} | {r['ptb_step']['us']} |" in markdown([r])
+
+
+def test_sweep_points_run_separately_are_merged(tmp_path):
+    """A lane count run on its own joins the report of the others (the cell-unit count,
+    which follows the lane count, does not make it another configuration); a lane count run
+    again replaces its row; another configuration replaces the report."""
+    from flow.synth import merge_reports
+    from golden.config import load_config
+    cfg = load_config("configs/default.toml")
+
+    def rep(c, tag):
+        return {"config": c.to_dict(), "tag": tag}
+    path = tmp_path / "synth.json"
+    path.write_text(json.dumps([rep(cfg.replace(lanes=16), "a"), rep(cfg, "a")]))
+    merged = merge_reports(path, [rep(cfg.replace(lanes=128), "b"), rep(cfg, "b")])
+    assert [(r["config"]["lanes"], r["config"]["cell_units"], r["tag"]) for r in merged] == \
+        [(16, 1, "a"), (64, 4, "b"), (128, 8, "b")]
+    other = cfg.replace(input_size=20)
+    assert [r["tag"] for r in merge_reports(path, [rep(other, "c")])] == ["c"]
