@@ -102,9 +102,9 @@ class SkipLSTM(wiring.Component):
 
         # The x and parameter streams enter through register slices: the ports reach
         # flip-flops, and the core's logic sees the slices, not the ports (apart from the
-        # step-start decision, which also waits on a parameter beat at the port).
-        # (the x slice also carries whether the element is nonzero and whether it is out of
-        # the input format, computed at the port: the receiver's accept path stays short)
+        # step-start decision, which also waits on a parameter beat at the port). The x
+        # slice also carries whether the element is nonzero and whether it is out of the
+        # input format, computed at the port, so the receiver's accept path stays short.
         m.submodules.x_in = x_in = SkidBuffer(data.StructLayout(
             {"data": f.input.bits, "last": 1, "user": 1, "nz": 1, "range_err": 1}))
         m.submodules.w_in = w_in = SkidBuffer(data.StructLayout(
@@ -112,11 +112,13 @@ class SkipLSTM(wiring.Component):
         m.d.comb += [
             x_in.i.valid.eq(self.s_axis_x_tvalid), self.s_axis_x_tready.eq(x_in.i.ready),
             x_in.i.payload.data.eq(self.s_axis_x_tdata[:f.input.bits]),
-            x_in.i.payload.last.eq(self.s_axis_x_tlast), x_in.i.payload.user.eq(self.s_axis_x_tuser),
+            x_in.i.payload.last.eq(self.s_axis_x_tlast),
+            x_in.i.payload.user.eq(self.s_axis_x_tuser),
             x_in.i.payload.nz.eq(self.s_axis_x_tdata[:f.input.bits] != 0),
             x_in.i.payload.range_err.eq(~sign_extends(self.s_axis_x_tdata, f.input.bits)),
             w_in.i.valid.eq(self.s_axis_w_tvalid), self.s_axis_w_tready.eq(w_in.i.ready),
-            w_in.i.payload.data.eq(self.s_axis_w_tdata), w_in.i.payload.last.eq(self.s_axis_w_tlast),
+            w_in.i.payload.data.eq(self.s_axis_w_tdata),
+            w_in.i.payload.last.eq(self.s_axis_w_tlast),
         ]
 
         # x stream -> nonzero-index unit
