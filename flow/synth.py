@@ -118,18 +118,14 @@ def ptb_nnz(cfg, weights, chars=5000):
     the bundle ``weights`` (sparse mode, its threshold), or None when the bundle is not a
     PTB character model. nnz_t does not depend on the lane count, so one trace gives every
     sweep point's cycles per step (``golden.cycles.step_cycles``)."""
-    import numpy as np
-
     from golden import cycles
     from golden.bundle import load_bundle
-    from golden.model import GoldenLSTM
+    from golden.model import GoldenLSTM, one_hot_inputs
     b = load_bundle(weights, cfg)
     if b.meta.get("task") != "next-character prediction":
         return None
     from train.data import ptb_chars
-    ids = ptb_chars()[1]["test"][:chars]
-    xs = np.zeros((len(ids), cfg.input_size), dtype=np.int64)
-    xs[np.arange(len(ids)), ids] = 1 << cfg.formats.input.frac
+    xs = one_hot_inputs(cfg, ptb_chars()[1]["test"][:chars])
     hs = GoldenLSTM(cfg, b.q).run_fast(xs, theta=b.theta_raw)[0]
     return cycles.nnz_per_step(cfg, xs, hs)
 

@@ -30,12 +30,20 @@ from .fixed import quantize, rescale, shift_round, saturate
 from .layout import split_gates
 from .params import QuantParams
 
-__all__ = ["GoldenLSTM", "StepTrace", "quantize_inputs"]
+__all__ = ["GoldenLSTM", "StepTrace", "quantize_inputs", "one_hot_inputs"]
 
 
 def quantize_inputs(cfg: Config, xs, mode="half_even"):
     """Float inputs (T, X) -> input-format integers; returns ``(ints, n_saturated)``."""
     return quantize(xs, cfg.formats.input, mode, "input sequence")
+
+
+def one_hot_inputs(cfg: Config, ids, dtype=np.int64):
+    """Symbol ids (T,) -> one-hot input vectors (T, X) in the input format (1.0 exact)."""
+    ids = np.asarray(ids)
+    xs = np.zeros((len(ids), cfg.input_size), dtype=dtype)
+    xs[np.arange(len(ids)), ids] = 1 << cfg.formats.input.frac
+    return xs
 
 
 @dataclass

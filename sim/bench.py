@@ -268,7 +268,7 @@ def measure(chars, dense_chars, cpu_chars, bundle=PTB_BUNDLE, jobs=2):
     from concurrent.futures import ThreadPoolExecutor
 
     from golden.bundle import load_bundle
-    from golden.model import GoldenLSTM
+    from golden.model import GoldenLSTM, one_hot_inputs
     from train.data import ptb_chars
     from flow.progress import Progress
     verilog, manifest, cfg = prepare_model(bundle)
@@ -276,8 +276,7 @@ def measure(chars, dense_chars, cpu_chars, bundle=PTB_BUNDLE, jobs=2):
     test = ptb_chars()[1]["test"]
     n = len(test) - 1 if chars is None else min(chars, len(test) - 1)
     ids = test[:n + 1]
-    xs = np.zeros((n, cfg.input_size), dtype=np.int32)
-    xs[np.arange(n), ids[:-1]] = 1 << cfg.formats.input.frac
+    xs = one_hot_inputs(cfg, ids[:-1], dtype=np.int32)
     print(f"bench: {n:,} PTB test characters; building the harness (once per Verilog)",
           flush=True)
     exe = build(verilog, cfg.name, quiet=False)

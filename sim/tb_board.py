@@ -22,7 +22,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, Timer
 from golden import cycles
 from golden.bundle import load_bundle
 from golden.config import config_from_dict
-from golden.model import GoldenLSTM
+from golden.model import GoldenLSTM, one_hot_inputs
 from skiplstm import Device
 from skiplstm.protocol import Cmd, FrameDecoder, Status, encode_request
 
@@ -94,19 +94,13 @@ async def start(dut):
     return uart
 
 
-def ptb_inputs(cfg, ids):
-    xs = np.zeros((len(ids), cfg.input_size), dtype=np.int64)
-    xs[np.arange(len(ids)), ids] = 1 << cfg.formats.input.frac
-    return xs
-
-
 @cocotb.test()
 async def test_host_driver_ptb_end_to_end(dut):
     """identify, threshold, the PTB characters step by step, counters, corrupted frames."""
     uart = await start(dut)
     cfg = config_from_dict(CASE["config"])
     b = load_bundle(CASE["ptb"], cfg)
-    xs = ptb_inputs(cfg, CASE["ptb_ids"])
+    xs = one_hot_inputs(cfg, CASE["ptb_ids"])
     want, _ = GoldenLSTM(cfg, b.q).run(xs, theta=b.theta_raw)
     log = dut._log
 

@@ -53,9 +53,9 @@ def _encode(text, vocab, cfg):
     missing = sorted({ch for ch in text if ch not in vocab})
     if missing:
         raise DriverError(f"--text has characters outside the model's vocabulary: {missing!r}")
+    from golden.model import one_hot_inputs
     ids = [vocab.index(ch) for ch in text]
-    xs = np.zeros((len(ids), cfg.input_size), dtype=np.int64)
-    xs[np.arange(len(ids)), ids] = 1 << cfg.formats.input.frac
+    xs = one_hot_inputs(cfg, ids)
     return ids, xs
 
 

@@ -9,6 +9,7 @@ import pytest
 from golden import cycles
 from golden.bundle import load_bundle
 from golden.interface import Reg
+from golden.model import one_hot_inputs
 from golden.model import GoldenLSTM
 from sim import soak
 from sim.bench import bpc_of, prepare_model
@@ -63,8 +64,7 @@ def test_ptb_model_through_the_default_configuration():
     b = load_bundle(PTB_BUNDLE, cfg)
     from train.data import ptb_chars
     ids = ptb_chars()[1]["test"][:PTB_CHARS + 1]
-    xs = np.zeros((PTB_CHARS, cfg.input_size), dtype=np.int32)
-    xs[np.arange(PTB_CHARS), ids[:-1]] = 1 << cfg.formats.input.frac
+    xs = one_hot_inputs(cfg, ids[:-1], dtype=np.int32)
     want = GoldenLSTM(cfg, b.q).run_fast(xs, theta=b.theta_raw)[0]
     exe = build(verilog, cfg.name)
     for sparse, n in ((1, PTB_CHARS), (0, 20)):

@@ -30,7 +30,7 @@ from golden import cycles
 from golden.fixed import dequantize, quantize
 from flow.progress import Progress
 from golden.config import DEFAULT_CONFIG, ConfigError, load_config
-from golden.model import GoldenLSTM
+from golden.model import GoldenLSTM, one_hot_inputs
 
 from golden.bundle import Bundle, BundleError, load_bundle, update_metrics
 from .data import DataError, mnist_5k, ptb_chars
@@ -108,12 +108,6 @@ def _bpc(logits, targets):
     logits = logits - logits.max(axis=1, keepdims=True)
     logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
     return float(-logp[np.arange(len(targets)), targets].mean() / math.log(2))
-
-
-def one_hot_inputs(cfg, ids):
-    xs = np.zeros((len(ids), cfg.input_size), dtype=np.int64)
-    xs[np.arange(len(ids)), ids] = 1 << cfg.formats.input.frac
-    return xs
 
 
 def ptb_golden(b: Bundle, ids, theta_raw=None, chunk=20000):
