@@ -7,8 +7,9 @@ __all__ = ["round_half_up", "saturate", "rescale", "sign_extends"]
 
 
 def round_half_up(v: Value, shift: int) -> Value:
-    """``floor(v / 2**shift + 1/2)`` for ``shift > 0``; ``v << -shift`` otherwise (exact)."""
-    v = v.as_signed() if not v.shape().signed else v
+    """``floor(v / 2**shift + 1/2)`` for ``shift > 0``; ``v << -shift`` otherwise (exact). An
+    unsigned ``v`` is zero-extended."""
+    v = v if v.shape().signed else Cat(v, Const(0, 1)).as_signed()
     if shift <= 0:
         return v << (-shift)
     return (v + (1 << (shift - 1))) >> shift
@@ -29,8 +30,25 @@ def saturate(v: Value, bits: int) -> Value:
 
 
 def rescale(v: Value, from_frac: int, fmt) -> Value:
-    """Round half up from ``from_frac`` to ``fmt.frac`` fraction bits, then saturate to ``fmt``."""
-    return saturate(round_half_up(v, from_frac - fmt.frac), fmt.bits)
+    """Round half up from ``from_frac`` to ``fmt.frac`` fraction bits, then saturate to ``fmt``.
+
+    Same result as ``saturate(round_half_up(v, shift), fmt.bits)``, built so that no carry
+    runs over the full input width: with ``t = v >> shift`` and ``half`` the bit below it,
+    the rounded value is ``t + half``; it is in range exactly when ``t`` is (a reduction
+    over the bits above ``fmt.bits``, beside the adder) and not ``t = max`` with ``half``
+    set, so only the low ``fmt.bits`` of ``t`` go through the adder."""
+    shift, bits = from_frac - fmt.frac, fmt.bits
+    v = v if v.shape().signed else Cat(v, Const(0, 1)).as_signed()
+    if shift <= 0 or v.shape().width - shift <= bits:
+        return saturate(round_half_up(v, shift), bits)
+    t = v[shift:].as_signed()
+    half = v[shift - 1]
+    low = t[:bits].as_signed()
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    in_range = sign_extends(t, bits) & ~(half & (low == hi))
+    rounded = (low + half)[:bits].as_signed()
+    clamped = Mux(in_range, rounded, Mux(t[-1], Const(lo, signed(bits)), Const(hi, signed(bits))))
+    return clamped[:bits].as_signed()
 
 
 def sign_extends(data: Value, bits: int) -> Value:

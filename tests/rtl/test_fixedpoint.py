@@ -35,10 +35,12 @@ def test_saturate_clamps_to_the_signed_range(shape):
     assert got == {x: min(max(x, -8), 7) for x in got}
 
 
+@pytest.mark.parametrize("shape", [signed(9), signed(11), unsigned(10), signed(6)],
+                         ids=lambda s: repr(s))
 @pytest.mark.parametrize("from_frac", [0, 2, 5])
-def test_rescale_matches_golden(from_frac):
+def test_rescale_matches_golden(from_frac, shape):
     fmt = Format(5, 1)
-    got = _evaluate(signed(9), lambda v: rescale(v, from_frac, fmt), signed(5))
+    got = _evaluate(shape, lambda v: rescale(v, from_frac, fmt), signed(5))
     xs = np.array(sorted(got))
     want, _ = golden_rescale(xs, from_frac, fmt)
     assert [got[x] for x in xs] == [int(w) for w in want]
