@@ -120,6 +120,11 @@ class IndexList(wiring.Component):
         v_entries = Signal(range(xg + 1), name="x_entries")
         v_fresh = Signal(name="x_fresh")
         dropping = Signal(name="x_dropping")
+        cm_valid, cm_slot, cm_fresh = (Signal(name="x_commit"), Signal(name="x_commit_slot"),
+                                       Signal(name="x_commit_fresh"))
+        cm_entries = Signal.like(v_entries, name="x_commit_entries")
+        cm_nnz = Signal.like(v_nnz, name="x_commit_nnz")
+        m.d.sync += cm_valid.eq(0)
         x = self.x.payload
         m.d.comb += self.x.ready.eq(~full[xf] | dropping)
         nz = x.nz
@@ -137,8 +142,8 @@ class IndexList(wiring.Component):
         count_next = count + nz
         group_end = last_bit | last_elem
         # the list entry is written one cycle after the group's last element (registered;
-        # a step reads the list and the elements no sooner than two cycles after its x_t is
-        # complete)
+        # the slot is marked full in that same cycle, so a step, which starts the cycle
+        # after, reads the list and the elements after they are written)
         xl_we = Signal(name="xl_we")
         xl_addr = Signal.like(xlist_w.addr, name="xl_addr")
         xl_data = Signal(self.x_entry_layout, name="xl_data")
@@ -178,14 +183,21 @@ class IndexList(wiring.Component):
                                  last_bit.eq(b == N - 2), any_nz.eq(any_nz | nz)]
                 m.d.sync += [e.eq(e + 1), last_elem.eq(e == X - 2)]
                 with m.If(last_elem & x.last):
-                    m.d.sync += [full[xf].eq(1), xf.eq(~xf), nx[xf].eq(v_entries + listed),
-                                 xnnz[xf].eq(v_nnz + nz),
-                                 fresh[xf].eq(x.user if X == 1 else v_fresh)] + restart()
+                    m.d.sync += [cm_valid.eq(1), cm_slot.eq(xf), xf.eq(~xf),
+                                 cm_entries.eq(v_entries + listed), cm_nnz.eq(v_nnz + nz),
+                                 cm_fresh.eq(x.user if X == 1 else v_fresh)] + restart()
                 with m.Elif(last_elem | x.last):
                     # wrong length: drop the vector (a long one up to its x_last)
                     m.d.comb += self.x_error.eq(1)
                     m.d.sync += restart()
                     m.d.sync += dropping.eq(~x.last)
+
+        # A complete vector is committed to its slot a cycle after its last element (the
+        # slot registers are written from registers, not from the accept logic); xf moves on
+        # at once, and the other slot's registers are the ones that decide tready
+        with m.If(cm_valid):
+            m.d.sync += [full[cm_slot].eq(1), nx[cm_slot].eq(cm_entries),
+                         xnnz[cm_slot].eq(cm_nnz), fresh[cm_slot].eq(cm_fresh)]
 
         # Step boundaries
         with m.If(self.start):

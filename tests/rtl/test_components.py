@@ -52,6 +52,8 @@ def run_issue(cfg, x, h_prev, sparse, fresh=False):
                                    "nz": int(v) != 0})
             await ctx.tick()
         ctx.set(il.x.valid, 0)
+        assert not ctx.get(il.rd_x_full)     # committed to its slot a cycle later
+        await ctx.tick()
         assert ctx.get(il.rd_x_full)
         ctx.set(issue.start, 1)
         ctx.set(issue.sparse, sparse)
