@@ -1,5 +1,7 @@
 """Nonzero-index unit ("mask registers"): the double-buffered lists of nonzero v_t elements."""
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
@@ -44,7 +46,9 @@ class IndexList(wiring.Component):
         here, then broadcast to the lanes).
     h_write : ``In(interfaces.h_write)``, a group of h_t (N state-format words), its
         nonzero mask (bit k: word k is not 0; computed by the cell units) and the number of
-        bits set in the mask (counted by the top as the group is gathered).
+        bits set in the mask (counted by the top as the group is gathered); registered
+        here and written the cycle after (``next_h_entries`` and ``next_h_nnz`` count it
+        from then on).
     """
 
     def __init__(self, cfg, target="generic"):
@@ -205,8 +209,13 @@ class IndexList(wiring.Component):
         with m.If(self.done):
             m.d.sync += [full[xr].eq(0), xr.eq(~xr)]
 
-        # h writer: one group of N lanes per write, into the buffer not being read
-        hw = self.h_write
+        # h writer: one group of N lanes per write, into the buffer not being read. The
+        # group is registered here first (it comes from the gather register beside the cell
+        # units): it is written a cycle after the top hands it over, which is still before
+        # the next step can start (two cycles after the step's last group)
+        hw = SimpleNamespace(**{k: Signal.like(getattr(self.h_write, k), name=f"hw_{k}")
+                                for k in ("en", "group", "row", "mask", "count")})
+        m.d.sync += [v.eq(getattr(self.h_write, k)) for k, v in vars(hw).items()]
         hmask = hw.mask
         m.d.comb += [hmem_w.en.eq(hw.en), hmem_w.addr.eq((~hr) * hg + hw.group),
                      hmem_w.data.eq(hw.row)]

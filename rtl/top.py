@@ -171,11 +171,12 @@ class SkipLSTM(wiring.Component):
         wiring.connect(m, issue.x_list, il.x_list)
         wiring.connect(m, issue.h_list, il.h_list)
         wiring.connect(m, issue.element, il.element)
-        step_skipped = Signal(range(cfg.columns + 1), name="step_skipped")   # X + H - nnz
+        # X + H - nnz, from the registered nnz (it is read when the step ends)
+        step_skipped = Signal(range(cfg.columns + 1), name="step_skipped")
+        m.d.sync += step_skipped.eq(cfg.columns - step_nnz)
         with m.If(start):
             m.d.sync += [busy.eq(1), fresh.eq(fresh_now), theta.eq(regs.theta),
-                         step_nnz.eq(nnz_now), step_skipped.eq(cfg.columns - nnz_now),
-                         pending_clear.eq(0)]
+                         step_nnz.eq(nnz_now), pending_clear.eq(0)]
         with m.If((regs.clear_state | loader.loaded) & ~start):
             m.d.sync += pending_clear.eq(1)
 
