@@ -88,29 +88,35 @@ class ParamLoader(wiring.Component):
         n_phase, n_q, n_j, n_k = (Signal.like(s, name=f"next_{s.name}") for s in (phase, q, j, k))
         n_c, n_rowbase = Signal.like(c, name="next_col"), Signal.like(rowbase, name="next_rowbase")
         n_c_last, n_in_b = Signal(name="next_col_last"), Signal(name="next_in_bias")
+        # registered flags k == N - 1, j == groups - 1, q == G - 1 (likewise: the next
+        # position decodes no counter)
+        k_last = Signal(init=int(N == 1), name="lane_last")
+        j_last = Signal(init=int(cfg.h_groups == 1), name="unit_group_last")
+        q_last = Signal(name="gate_last")
+        n_k_last, n_j_last, n_q_last = (Signal(name=f"next_{s.name}")
+                                        for s in (k_last, j_last, q_last))
         row_end = in_b | c_last
         m.d.comb += [n_phase.eq(phase), n_q.eq(q), n_j.eq(j), n_k.eq(k), n_rowbase.eq(rowbase),
                      n_c.eq(c + 1), n_in_b.eq(in_b),
-                     n_c_last.eq(Mux(phase == PHASE_IH, c == X - 2, c == H - 2))]
+                     n_c_last.eq(Mux(phase == PHASE_IH, c == X - 2, c == H - 2)),
+                     n_k_last.eq(k_last), n_j_last.eq(j_last), n_q_last.eq(q_last)]
         with m.If(row_end):
-            m.d.comb += [n_c.eq(0), n_c_last.eq(Mux(phase == PHASE_IH, X == 1, H == 1))]
-            with m.If(k == N - 1):
-                m.d.comb += n_k.eq(0)
-                with m.If(j == cfg.h_groups - 1):
-                    m.d.comb += n_j.eq(0)
-                    with m.If(q == N_GATES - 1):
-                        m.d.comb += [n_q.eq(0), n_phase.eq(phase + 1),
+            m.d.comb += [n_c.eq(0), n_c_last.eq(Mux(phase == PHASE_IH, X == 1, H == 1)),
+                         n_k.eq(k + 1), n_k_last.eq(k == N - 2)]
+            with m.If(k_last):
+                m.d.comb += [n_k.eq(0), n_k_last.eq(N == 1),
+                             n_j.eq(j + 1), n_j_last.eq(j == cfg.h_groups - 2),
+                             n_rowbase.eq(rowbase + N_GATES * C)]
+                with m.If(j_last):
+                    m.d.comb += [n_j.eq(0), n_j_last.eq(cfg.h_groups == 1),
+                                 n_q.eq(q + 1), n_q_last.eq(q == N_GATES - 2),
+                                 n_rowbase.eq(rowbase - N_GATES * C * (cfg.h_groups - 1) + C)]
+                    with m.If(q_last):
+                        m.d.comb += [n_q.eq(0), n_q_last.eq(0), n_phase.eq(phase + 1),
                                      n_in_b.eq(phase == PHASE_HH),
                                      n_rowbase.eq(Mux(phase == PHASE_IH, X, 0))]
                         with m.If(phase == PHASE_IH):            # the next row is W_hh's
                             m.d.comb += n_c_last.eq(H == 1)
-                    with m.Else():
-                        m.d.comb += [n_q.eq(q + 1), n_rowbase.eq(
-                            rowbase - N_GATES * C * (cfg.h_groups - 1) + C)]
-                with m.Else():
-                    m.d.comb += [n_j.eq(j + 1), n_rowbase.eq(rowbase + N_GATES * C)]
-            with m.Else():
-                m.d.comb += n_k.eq(k + 1)
 
         accept = Signal(name="accept")
         m.d.comb += accept.eq(s_valid & self.enable & ~dropping)
@@ -134,7 +140,8 @@ class ParamLoader(wiring.Component):
                 # long (no tlast on the last beat: drop up to tlast)
                 m.d.sync += [count.eq(0), started.eq(0), phase.eq(PHASE_IH), in_b.eq(0),
                              q.eq(0), j.eq(0), k.eq(0), c.eq(0), rowbase.eq(0),
-                             count_last.eq(self.total == 1), c_last.eq(X == 1)]
+                             count_last.eq(self.total == 1), c_last.eq(X == 1),
+                             k_last.eq(N == 1), j_last.eq(cfg.h_groups == 1), q_last.eq(0)]
                 with m.If(count_last & s_last):
                     m.d.sync += self.loaded.eq(1)
                 with m.Else():
@@ -146,6 +153,7 @@ class ParamLoader(wiring.Component):
                              count_last.eq(count == self.total - 2),
                              phase.eq(n_phase), in_b.eq(n_in_b), q.eq(n_q), j.eq(n_j),
                              k.eq(n_k), c.eq(n_c), c_last.eq(n_c_last),
+                             k_last.eq(n_k_last), j_last.eq(n_j_last), q_last.eq(n_q_last),
                              rowbase.eq(n_rowbase)]
         return m
 
