@@ -1,7 +1,7 @@
 """Generator: configuration (+ optional weights) -> Verilog and its JSON manifest.
 
     python -m flow.generate [--config configs/default.toml] [--weights FILE] [--out build/rtl]
-                            [--target generic|ecp5]
+                            [--target generic|ecp5] [--floorplan LFE5U-85F]
 
 Weights (optional; baked into the lane memories so no parameter load is needed):
 ``.npz`` with quantised integers ``w_ih``, ``w_hh``, ``b`` (already in the configured
@@ -30,6 +30,7 @@ from golden.interface import ARCH_BAKED, ID_VALUE, REGISTERS, register_map
 from golden.layout import N_GATES
 from golden.params import (ParamError, from_npz, load_quant_npz, param_order, quantize_params,
                            read_npz)
+from rtl.floorplan import DEVICES
 from rtl.primitives import TARGETS
 
 from .errors import FlowError, OutputError, fail
@@ -68,6 +69,7 @@ def manifest(cfg: Config, top, weights_info=None):
     return {
         "name": cfg.name,
         "target": getattr(top, "target", "generic"),
+        "floorplan": getattr(top, "floorplan", None),
         "config": {k: v for k, v in cfg.to_dict().items() if k != "internal"},
         "formats": {**{k: v.to_dict() for k, v in cfg.formats.items()},
                     **{k: v.to_dict() for k, v in cfg.internal_formats().items()}},
@@ -140,9 +142,10 @@ def write_together(files):
         raise OutputError(f"cannot write {str(path)!r}: {exc.strerror}") from None
 
 
-def generate(cfg: Config, out_dir, weights=None, quiet=False, target="generic"):
+def generate(cfg: Config, out_dir, weights=None, quiet=False, target="generic", floorplan=None):
     """Write ``<name>.v`` and ``<name>.json`` into ``out_dir``; returns their paths.
-    ``target="ecp5"`` instantiates ECP5 primitives (``rtl.primitives``)."""
+    ``target="ecp5"`` instantiates ECP5 primitives (``rtl.primitives``); ``floorplan``, a
+    device, fixes the lanes' block RAMs on its sites (``rtl.floorplan``)."""
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
     from rtl.top import SkipLSTM
 
@@ -151,7 +154,7 @@ def generate(cfg: Config, out_dir, weights=None, quiet=False, target="generic"):
         raise OutputError(f"output directory {str(out_dir)!r} is an existing file; OUT= (--out) "
                           "must name a directory (created if missing), e.g. build/rtl")
     q, info = (None, None) if weights is None else load_weights(weights, cfg)
-    top = SkipLSTM(cfg, q, target=target)
+    top = SkipLSTM(cfg, q, target=target, floorplan=floorplan)
     text = to_verilog(top, cfg.name)
     doc = json.dumps(manifest(cfg, top, info), indent=2, sort_keys=False) + "\n"
     try:
@@ -181,10 +184,16 @@ def main(argv=None):
                     help="generic: portable Verilog (simulators, any vendor); ecp5: lane "
                          "multipliers and weight block RAMs as MULT18X18D / DP16KD with their "
                          "registers")
+    ap.add_argument("--floorplan", choices=DEVICES, default=None,
+                    help="with --target ecp5: fix each lane's weight block RAMs side by side on "
+                         "this device's sites")
     args = ap.parse_args(argv)
+    if args.floorplan and args.target != "ecp5":
+        ap.error(f"--floorplan {args.floorplan} needs --target ecp5 (got --target {args.target})")
     try:
         cfg = load_config(args.config)
-        generate(cfg, args.out, args.weights or None, target=args.target)
+        generate(cfg, args.out, args.weights or None, target=args.target,
+                 floorplan=args.floorplan)
     except FlowError as exc:
         return fail("flow.generate", exc)
     return 0

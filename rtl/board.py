@@ -22,7 +22,7 @@ class SkipLSTMBoard(wiring.Component):
 
     Parameters
     ----------
-    cfg, params, target : as for ``SkipLSTM`` (``params`` are baked in).
+    cfg, params, target, floorplan : as for ``SkipLSTM`` (``params`` are baked in).
     divisor : UART clock cycles per bit.
     frame_timeout, stall_timeout : bridge timeouts in clock cycles.
 
@@ -33,15 +33,16 @@ class SkipLSTMBoard(wiring.Component):
     """
 
     def __init__(self, cfg, params=None, divisor=25, frame_timeout=2_500_000,
-                 stall_timeout=2_500_000, target="generic"):
-        self.cfg, self.params, self.target = cfg, params, target
+                 stall_timeout=2_500_000, target="generic", floorplan=None):
+        self.cfg, self.params, self.target, self.floorplan = cfg, params, target, floorplan
         self.divisor, self.frame_timeout, self.stall_timeout = divisor, frame_timeout, \
             stall_timeout
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "leds": Out(4)})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.core = core = SkipLSTM(self.cfg, self.params, target=self.target)
+        m.submodules.core = core = SkipLSTM(self.cfg, self.params, target=self.target,
+                                            floorplan=self.floorplan)
         m.submodules.uart_rx = rx = UARTRx(self.divisor)
         m.submodules.uart_tx = tx = UARTTx(self.divisor)
         m.submodules.bridge = br = UARTBridge(core.x_width // 8, core.w_width // 8,
@@ -110,7 +111,8 @@ def ecp5_pll(fin_mhz, fout_mhz):
 class ULX3STop(Elaboratable):
     """``SkipLSTMBoard`` on the ULX3S: the FT231X USB serial port, LEDs 0-3 as in
     ``SkipLSTMBoard``. The core runs on clk25, or with ``core_mhz`` on the output of an
-    EHXPLLL (held in reset until the PLL locks)."""
+    EHXPLLL (held in reset until the PLL locks); the lanes' block RAMs are floorplanned
+    (``rtl.floorplan``)."""
 
     def __init__(self, cfg, params=None, baud=DEFAULT_BAUD, core_mhz=None):
         self.cfg, self.params, self.baud = cfg, params, baud
@@ -146,7 +148,7 @@ class ULX3STop(Elaboratable):
         div = divisor_for(clk_hz, self.baud)
         m.submodules.board = board = SkipLSTMBoard(
             self.cfg, self.params, div, frame_timeout=clk_hz // 10, stall_timeout=clk_hz // 10,
-            target="ecp5")
+            target="ecp5", floorplan="LFE5U-85F")
         uart = platform.request("uart", 0)
         m.d.comb += [board.rx.eq(uart.rx.i), uart.tx.o.eq(board.tx)]
         for i in range(4):

@@ -29,6 +29,7 @@ class Lane(wiring.Component):
         by local row; ``rows_per_lane`` biases), for weights baked in at generation.
     target : ``"generic"`` or ``"ecp5"`` (``rtl.primitives``: the weight banks and the
         multiplier as ECP5 primitives with their registers; same latency).
+    sites : on ``ecp5``, optional block-RAM sites of the weight banks (``rtl.floorplan``).
 
     Members
     -------
@@ -43,9 +44,10 @@ class Lane(wiring.Component):
         row-end decision is each lane's own, so no enable fans out to all lanes).
     """
 
-    def __init__(self, cfg, weights=None, biases=None, target="generic", index=0):
+    def __init__(self, cfg, weights=None, biases=None, target="generic", index=0, sites=None):
         self.cfg = cfg
         self.index = index
+        self.sites = sites
         self.target = target
         self.depth = cfg.rows_per_lane * cfg.columns
         self.weights, self.biases = weights, biases
@@ -62,6 +64,11 @@ class Lane(wiring.Component):
     #: select, multiplier input registers), multiply, product register, accumulate.
     latency = 5 + Multiplier.latency + 1 + 1
 
+    @staticmethod
+    def bank_count(cfg):
+        """Block RAMs (weight banks) per lane."""
+        return -(-cfg.rows_per_lane * cfg.columns // dp16kd_geometry(cfg.formats.weight.bits)[1])
+
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
@@ -76,12 +83,13 @@ class Lane(wiring.Component):
         wbits = f.weight.bits
         bank_depth = dp16kd_geometry(wbits)[1]
         bank_bits = ceil_log2(bank_depth)
-        n_banks = -(-self.depth // bank_depth)
+        n_banks = self.bank_count(cfg)
         init = [] if self.weights is None else [int(v) for v in self.weights]
         banks = []
         for k in range(n_banks):
             d = min(bank_depth, self.depth - k * bank_depth)
-            bank = WeightBank(wbits, d, init[k * bank_depth:k * bank_depth + d], self.target)
+            bank = WeightBank(wbits, d, init[k * bank_depth:k * bank_depth + d], self.target,
+                              site=self.sites[k] if self.sites else None)
             m.submodules[f"wmem{k}"] = bank
             banks.append(bank)
         bmem = Memory(shape=signed(f.bias.bits), depth=cfg.rows_per_lane,

@@ -137,13 +137,15 @@ class WeightBank(wiring.Component):
     """One block RAM of signed words: a write port, and a read port whose data appears two
     cycles after its address (the RAM's own read register, then an output register).
 
-    On ``ecp5``: one ``DP16KD``, port A reading with ``REGMODE_A = OUTREG``, port B writing.
+    On ``ecp5``: one ``DP16KD``, port A reading with ``REGMODE_A = OUTREG``, port B writing;
+    ``site``, a BEL name (``rtl.floorplan``), fixes where nextpnr places it.
     """
 
     latency = 2
 
-    def __init__(self, bits, depth, init=(), target="generic"):
+    def __init__(self, bits, depth, init=(), target="generic", site=None):
         self.bits, self.depth = bits, depth
+        self.site = site
         self.init = [int(v) for v in init]
         self.target = _check_target(self, target)
         if self.target == "ecp5":
@@ -195,7 +197,7 @@ class WeightBank(wiring.Component):
             i_WEA=Const(0, 1), i_RSTA=Const(0, 1),
             i_CLKB=ClockSignal(), i_CEB=Const(1, 1), i_OCEB=Const(1, 1),
             i_WEB=self.w_en, i_RSTB=Const(0, 1),
-            **ports)
+            **({"a_BEL": self.site} if self.site else {}), **ports)
         return m
 
 

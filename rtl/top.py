@@ -9,6 +9,7 @@ from golden.layout import lane_images
 
 from .cell import CellUnit
 from .fixedpoint import sign_extends
+from .floorplan import DEVICES, lane_sites
 from .index_list import IndexList
 from .issue import ColumnIssue
 from .lane import Lane
@@ -33,17 +34,24 @@ class SkipLSTM(wiring.Component):
     params : optional golden ``QuantParams`` baked into the memories (ARCH bit 16 set).
     target : ``"generic"`` (portable Verilog) or ``"ecp5"`` (lane multipliers and weight
         block RAMs as ECP5 primitives with their registers; ``rtl.primitives``).
+    floorplan : with ``target="ecp5"``, a device (``rtl.floorplan.DEVICES``) on whose
+        block-RAM sites each lane's weight banks are fixed side by side; ``None``: free.
 
-    Step scheduling: a step starts the cycle after its x_t has fully arrived, no step is in
-    flight, no parameter load is under way (a parameter beat waiting then wins over the step),
-    and the h output buffer has room for H elements; it then runs without stalls for the
-    cycles of ``golden.cycles``. ``rst`` clears state, buffers and counters; parameters survive it.
+    Step scheduling: a step starts the cycle after its x_t is complete in its slot (a cycle
+    after the index unit takes the last element), no step is in flight, no parameter load is
+    under way (a parameter beat waiting then wins over the step), and the h output buffer has
+    room for H elements; it then runs without stalls for the cycles of ``golden.cycles``. ``rst`` clears state, buffers and counters; parameters survive it.
     """
 
-    def __init__(self, cfg, params=None, target="generic"):
+    def __init__(self, cfg, params=None, target="generic", floorplan=None):
         self.cfg = cfg
         self.params = params
         self.target = target
+        if floorplan is not None and (target != "ecp5" or floorplan not in DEVICES):
+            self._MustUse__silence = True
+            raise ValueError(f"floorplan {floorplan!r} needs target 'ecp5' and one of the "
+                             f"devices {list(DEVICES)} (target is {target!r})")
+        self.floorplan = floorplan
         f = cfg.formats
         self.x_width = stream_width(f.input.bits)
         self.h_width = stream_width(f.state.bits)
@@ -83,9 +91,11 @@ class SkipLSTM(wiring.Component):
         m.submodules.loader = loader = ParamLoader(cfg, self.w_width)
         m.submodules.h_fifo = fifo = SyncFIFOBuffered(width=N * hb, depth=2 * hg)
         images = lane_images(cfg, self.params) if self.params is not None else [(None, None)] * N
+        sites = lane_sites(cfg, Lane.bank_count(cfg), self.floorplan)
         lanes = []
         for k in range(N):
-            lane = Lane(cfg, *images[k], target=self.target, index=k)
+            lane = Lane(cfg, *images[k], target=self.target, index=k,
+                        sites=sites[k] if sites else None)
             m.submodules[f"lane{k}"] = lane
             lanes.append(lane)
         cells = []

@@ -1,0 +1,75 @@
+"""The block-RAM floorplan of the lanes (rtl.floorplan) and its way into the Verilog."""
+
+import re
+
+import pytest
+
+from flow.generate import main as generate_main, to_verilog
+from golden.config import Config
+from rtl.floorplan import block_ram_sites, lane_sites
+from rtl.lane import Lane
+from rtl.top import SkipLSTM
+
+
+def _cfg(lanes):
+    return Config(name="fp", input_size=50, hidden_size=256, lanes=lanes)
+
+
+@pytest.mark.parametrize("lanes", [16, 32, 64])
+def test_each_lane_gets_neighbouring_sites_of_its_own(lanes):
+    cfg = _cfg(lanes)
+    banks = Lane.bank_count(cfg)
+    sites = lane_sites(cfg, banks, "LFE5U-85F")
+    assert sorted(sites) == list(range(lanes))
+    every = [s for v in sites.values() for s in v]
+    assert len(every) == len(set(every)) == lanes * banks
+    known = {s for row in block_ram_sites("LFE5U-85F") for s in row}
+    assert set(every) <= known and len(known) == 208
+    for lane, own in sites.items():
+        xs = [int(re.match(r"X(\d+)/Y(\d+)/", s)[1]) for s in own]
+        ys = {re.match(r"X(\d+)/Y(\d+)/", s)[2] for s in own}
+        assert len(ys) == 1, lane                             # one row
+        assert max(xs) - min(xs) <= 3 * banks, lane           # side by side
+
+
+def test_chain_neighbours_sit_next_to_each_other():
+    """Lane k takes lane k + P's result: the two share a row and adjacent sites."""
+    cfg = _cfg(64)
+    P, banks = cfg.cell_units, Lane.bank_count(cfg)
+    sites = lane_sites(cfg, banks, "LFE5U-85F")
+    rows = block_ram_sites("LFE5U-85F")
+    where = {s: (r, i) for r, row in enumerate(rows) for i, s in enumerate(row)}
+    for k in range(64 - P):
+        (ra, ia), (rb, ib) = where[sites[k][0]], where[sites[k + P][0]]
+        assert ra == rb and ib - ia == banks, k
+
+
+def test_lanes_that_do_not_fit_are_placed_freely():
+    cfg = _cfg(128)                                   # 256 banks > 208 sites
+    assert lane_sites(cfg, Lane.bank_count(cfg), "LFE5U-85F") is None
+    assert lane_sites(_cfg(64), 3, None) is None
+    with pytest.raises(ValueError, match="floorplan device 'LFE5U-25F' is not known; allowed"):
+        lane_sites(_cfg(64), 3, "LFE5U-25F")
+
+
+def test_floorplan_fixes_the_weight_block_rams_in_the_verilog():
+    cfg = Config(name="fp_small", input_size=3, hidden_size=8, lanes=2)
+    text = to_verilog(SkipLSTM(cfg, target="ecp5", floorplan="LFE5U-85F"), cfg.name)
+    bels = re.findall(r'\(\* BEL = "([^"]+)" \*\)\s*DP16KD', text)
+    want = [s for v in lane_sites(cfg, Lane.bank_count(cfg), "LFE5U-85F").values() for s in v]
+    assert sorted(bels) == sorted(want) and bels
+    free = to_verilog(SkipLSTM(cfg, target="ecp5"), cfg.name)
+    assert "BEL" not in free
+    # the floorplan moves nothing but placement: the netlists differ only in the attributes
+    assert re.sub(r'\(\* BEL = "[^"]+" \*\)\s*', "", text) == free
+
+
+def test_floorplan_needs_the_ecp5_target_and_a_known_device(tmp_path, capsys):
+    cfg = Config(name="fp_small", input_size=3, hidden_size=8, lanes=2)
+    with pytest.raises(ValueError, match="floorplan 'LFE5U-85F' needs target 'ecp5'"):
+        SkipLSTM(cfg, floorplan="LFE5U-85F")
+    with pytest.raises(ValueError, match="floorplan 'XC7A35T' needs target 'ecp5' and one of"):
+        SkipLSTM(cfg, target="ecp5", floorplan="XC7A35T")
+    with pytest.raises(SystemExit):
+        generate_main(["--floorplan", "LFE5U-85F", "--out", str(tmp_path)])
+    assert "--floorplan LFE5U-85F needs --target ecp5" in capsys.readouterr().err
