@@ -187,11 +187,14 @@ class ColumnIssue(wiring.Component):
                 rp.eq(0), xp.eq(0), hp.eq(0), rp_x.eq(n_x0 != 0),
             ]
         with m.Elif(load0):
-            m.d.sync += load(fetched) + copy(e0, fetched) + advance() + [load0.eq(0), load1.eq(1)]
+            # entry 0 goes to the prefetch register first (no path from the list read to
+            # the loop's registers), and from there to the loop in the next cycle
+            m.d.sync += copy(nxt, fetched) + copy(e0, fetched) + advance() + [load0.eq(0),
+                                                                              load1.eq(1)]
             m.d.sync += [pad.eq(self.pad), wait.eq(self.pad), waiting.eq(self.pad != 0)]
         with m.Elif(load1):
-            m.d.sync += copy(nxt, fetched) + copy(e1, fetched) + advance() + [load1.eq(0),
-                                                                              run.eq(1)]
+            m.d.sync += load(nxt) + copy(nxt, fetched) + copy(e1, fetched) + advance() + [
+                load1.eq(0), run.eq(1)]
             m.d.sync += [rp2.eq(rp + 1), rp2_x.eq(rp_x & (xp + 1 != n_x)),
                          xp2.eq(Mux(rp_x & (xp + 1 != n_x), xp + 1, xp)),
                          hp2.eq(Mux(rp_x, hp, hp + 1))]
