@@ -29,7 +29,8 @@ class Lane(wiring.Component):
         by local row; ``rows_per_lane`` biases), for weights baked in at generation.
     target : ``"generic"`` or ``"ecp5"`` (``rtl.primitives``: the weight banks and the
         multiplier as ECP5 primitives with their registers; same latency).
-    sites : on ``ecp5``, optional block-RAM sites of the weight banks (``rtl.floorplan``).
+    sites : on ``ecp5``, an optional ``rtl.floorplan.LaneSites``: where the weight banks and
+        the multiplier are placed.
 
     Members
     -------
@@ -89,7 +90,7 @@ class Lane(wiring.Component):
         for k in range(n_banks):
             d = min(bank_depth, self.depth - k * bank_depth)
             bank = WeightBank(wbits, d, init[k * bank_depth:k * bank_depth + d], self.target,
-                              site=self.sites[k] if self.sites else None)
+                              site=self.sites.banks[k] if self.sites else None)
             m.submodules[f"wmem{k}"] = bank
             banks.append(bank)
         bmem = Memory(shape=signed(f.bias.bits), depth=cfg.rows_per_lane,
@@ -157,7 +158,8 @@ class Lane(wiring.Component):
         w5 = Signal(signed(wbits), name="w5")
         m.d.sync += [sel4.eq(sel3a), val4.eq(self.value), val5.eq(val4),
                      w5.eq(Array(wb4)[sel4] if n_banks > 1 else wb4[0])]
-        m.submodules.mul = mul = Multiplier(wbits, cfg.vector.bits, self.target)
+        m.submodules.mul = mul = Multiplier(wbits, cfg.vector.bits, self.target,
+                                            site=self.sites.multiplier if self.sites else None)
         m.d.comb += [mul.op_a.eq(w5), mul.op_b.eq(val5)]
         prod8 = Signal.like(mul.product, name="prod8")
         m.d.sync += prod8.eq(mul.product)

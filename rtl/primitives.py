@@ -34,13 +34,15 @@ class Multiplier(wiring.Component):
     registered, then the product registered. Every register resets to 0 with the domain.
 
     On ``ecp5`` with both operands at most 18 bits: one ``MULT18X18D`` with
-    ``REG_INPUTA_CLK = REG_INPUTB_CLK = REG_OUTPUT_CLK = CLK0``.
+    ``REG_INPUTA_CLK = REG_INPUTB_CLK = REG_OUTPUT_CLK = CLK0``; ``site``, a BEL name
+    (``rtl.floorplan``), fixes where nextpnr places it.
     """
 
     latency = 2
 
-    def __init__(self, a_bits, b_bits, target="generic"):
+    def __init__(self, a_bits, b_bits, target="generic", site=None):
         self.a_bits, self.b_bits = a_bits, b_bits
+        self.site = site
         self.target = _check_target(self, target)
         super().__init__({"op_a": In(signed(a_bits)), "op_b": In(signed(b_bits)),
                           "product": Out(signed(a_bits + b_bits))})
@@ -77,7 +79,7 @@ class Multiplier(wiring.Component):
             i_SIGNEDA=Const(1, 1), i_SIGNEDB=Const(1, 1),
             i_SOURCEA=Const(0, 1), i_SOURCEB=Const(0, 1),
             i_CLK0=ClockSignal(), i_CE0=Const(1, 1), i_RST0=ResetSignal(),
-            **ports)
+            **({"a_BEL": self.site} if self.site else {}), **ports)
         return m
 
 

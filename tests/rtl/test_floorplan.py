@@ -6,9 +6,14 @@ import pytest
 
 from flow.generate import main as generate_main, to_verilog
 from golden.config import Config
-from rtl.floorplan import block_ram_sites, lane_sites
+from rtl.floorplan import block_ram_sites, lane_sites, multiplier_sites
 from rtl.lane import Lane
 from rtl.top import SkipLSTM
+
+
+def _xy(bel):
+    x, y = re.match(r"X(\d+)/Y(\d+)/", bel).groups()
+    return int(x), int(y)
 
 
 def _cfg(lanes):
@@ -21,15 +26,20 @@ def test_each_lane_gets_neighbouring_sites_of_its_own(lanes):
     banks = Lane.bank_count(cfg)
     sites = lane_sites(cfg, banks, "LFE5U-85F")
     assert sorted(sites) == list(range(lanes))
-    every = [s for v in sites.values() for s in v]
+    every = [s for v in sites.values() for s in v.banks]
     assert len(every) == len(set(every)) == lanes * banks
     known = {s for row in block_ram_sites("LFE5U-85F") for s in row}
     assert set(every) <= known and len(known) == 208
+    mults = [v.multiplier for v in sites.values()]
+    known = {s for row in multiplier_sites("LFE5U-85F") for s in row}
+    assert len(set(mults)) == lanes and set(mults) <= known and len(known) == 156
     for lane, own in sites.items():
-        xs = [int(re.match(r"X(\d+)/Y(\d+)/", s)[1]) for s in own]
-        ys = {re.match(r"X(\d+)/Y(\d+)/", s)[2] for s in own}
+        xs = [_xy(s)[0] for s in own.banks]
+        ys = {_xy(s)[1] for s in own.banks}
         assert len(ys) == 1, lane                             # one row
-        assert max(xs) - min(xs) <= 3 * banks, lane           # side by side
+        assert max(xs) - min(xs) <= 3 * banks + 11, lane      # side by side (+ free group)
+        mx, my = _xy(own.multiplier)
+        assert abs(my - ys.pop()) <= 24 and min(xs) - 8 <= mx <= max(xs) + 8, lane
 
 
 def test_chain_neighbours_sit_next_to_each_other():
@@ -40,8 +50,8 @@ def test_chain_neighbours_sit_next_to_each_other():
     rows = block_ram_sites("LFE5U-85F")
     where = {s: (r, i) for r, row in enumerate(rows) for i, s in enumerate(row)}
     for k in range(64 - P):
-        (ra, ia), (rb, ib) = where[sites[k][0]], where[sites[k + P][0]]
-        assert ra == rb and ib - ia == banks, k
+        (ra, ia), (rb, ib) = where[sites[k].banks[0]], where[sites[k + P].banks[0]]
+        assert ra == rb and ib - ia in (banks, banks + 4), k    # + 4: the free group
 
 
 def test_lanes_that_do_not_fit_are_placed_freely():
@@ -55,9 +65,11 @@ def test_lanes_that_do_not_fit_are_placed_freely():
 def test_floorplan_fixes_the_weight_block_rams_in_the_verilog():
     cfg = Config(name="fp_small", input_size=3, hidden_size=8, lanes=2)
     text = to_verilog(SkipLSTM(cfg, target="ecp5", floorplan="LFE5U-85F"), cfg.name)
+    sites = lane_sites(cfg, Lane.bank_count(cfg), "LFE5U-85F").values()
     bels = re.findall(r'\(\* BEL = "([^"]+)" \*\)\s*DP16KD', text)
-    want = [s for v in lane_sites(cfg, Lane.bank_count(cfg), "LFE5U-85F").values() for s in v]
-    assert sorted(bels) == sorted(want) and bels
+    assert sorted(bels) == sorted(s for v in sites for s in v.banks) and bels
+    bels = re.findall(r'\(\* BEL = "([^"]+)" \*\)\s*MULT18X18D', text)
+    assert sorted(bels) == sorted(v.multiplier for v in sites) and bels
     free = to_verilog(SkipLSTM(cfg, target="ecp5"), cfg.name)
     assert "BEL" not in free
     # the floorplan moves nothing but placement: the netlists differ only in the attributes
