@@ -29,7 +29,7 @@ from rtl.uart import divisor_for
 
 from .errors import FlowError, fail
 from .generate import load_weights
-from .nextpnr import fmax_from_log
+from .nextpnr import NEXTPNR_TIMING, fmax_from_log
 
 __all__ = ["build_bitstream", "main"]
 
@@ -51,7 +51,8 @@ def build_bitstream(cfg, weights=None, baud=DEFAULT_BAUD, out="build/bitstream",
     t0 = time.monotonic()
     ULX3S_85F_Platform().build(top, name=name, build_dir=str(out),
                                do_program=False,
-                               nextpnr_opts=f"--report {name}_report.json")
+                               nextpnr_opts=" ".join([f"--report {name}_report.json",
+                                                      *NEXTPNR_TIMING]))
     seconds = time.monotonic() - t0
     out = Path(out)
     log = (out / f"{name}.tim").read_text() if (out / f"{name}.tim").exists() else ""

