@@ -29,7 +29,7 @@ from rtl.uart import divisor_for
 
 from .errors import FlowError, fail
 from .generate import load_weights
-from .nextpnr import NEXTPNR_TIMING, fmax_from_log
+from .nextpnr import NEXTPNR_TIMING, fmax_from_log, yosys_keep_lane_registers
 
 __all__ = ["build_bitstream", "main"]
 
@@ -51,6 +51,7 @@ def build_bitstream(cfg, weights=None, baud=DEFAULT_BAUD, out="build/bitstream",
     t0 = time.monotonic()
     ULX3S_85F_Platform().build(top, name=name, build_dir=str(out),
                                do_program=False,
+                               script_after_read=yosys_keep_lane_registers(name),
                                nextpnr_opts=" ".join([f"--report {name}_report.json",
                                                       *NEXTPNR_TIMING]))
     seconds = time.monotonic() - t0

@@ -7,7 +7,7 @@ import re
 import shutil
 import subprocess
 
-__all__ = ["NEXTPNR_TIMING", "tool", "fmax_from_log", "commit", "late_endpoints"]
+__all__ = ["NEXTPNR_TIMING", "yosys_keep_lane_registers", "tool", "fmax_from_log", "commit", "late_endpoints"]
 
 _FMAX = re.compile(r"Max frequency for clock\s+'([^']+)': ([0-9.]+) MHz \((PASS|FAIL)")
 
@@ -15,6 +15,16 @@ _FMAX = re.compile(r"Max frequency for clock\s+'([^']+)': ([0-9.]+) MHz \((PASS|
 # 64-lane core, the same netlist went from 102.6 to 108.6 MHz and from 891 to 376 late
 # inputs, for 2.5 times the time in nextpnr (486 -> 1,220 s)
 NEXTPNR_TIMING = ["--tmg-ripup", "--placer-heap-timingweight", "30"]
+
+
+
+def yosys_keep_lane_registers(top):
+    """Yosys commands (after reading the design, before ``synth_ecp5``) that mark every
+    flip-flop of the lanes ``keep``. Each lane registers the same broadcast column, element
+    and parameter write, and carries the same control along its pipeline; Yosys merges such
+    identical flip-flops across lanes (``opt_merge``), so that one register would drive all
+    the lanes, across the whole chip. Kept, each lane has its own copy."""
+    return f"hierarchy -top {top}; proc; setattr -set keep 1 *.lane*/t:$*dff*"
 
 
 def tool(name):

