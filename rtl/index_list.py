@@ -180,7 +180,9 @@ class IndexList(wiring.Component):
                     with m.If(any_nz | nz):
                         m.d.sync += [xl_we.eq(1), xl_addr.eq(xf * xg + v_entries),
                                      xl_data.group.eq(g), xl_data.mask.eq(mask_next),
-                                     xl_data.count.eq(count_next)]
+                                     xl_data.cm1.eq(count + nz - 1),
+                                     xl_data.single.eq(count_next == 1),
+                                     xl_data.base.eq(g * N)]
                         m.d.sync += v_entries.eq(v_entries + 1)
                 with m.Else():
                     m.d.sync += [mask.eq(shifted), count.eq(count_next), b.eq(b + 1),
@@ -216,13 +218,17 @@ class IndexList(wiring.Component):
         hw = SimpleNamespace(**{k: Signal.like(getattr(self.h_write, k), name=f"hw_{k}")
                                 for k in ("en", "group", "row", "mask", "count")})
         m.d.sync += [v.eq(getattr(self.h_write, k)) for k, v in vars(hw).items()]
-        hmask = hw.mask
+        # the list entry's derived fields, computed as the group is registered
+        hw_entry = Signal(self.h_entry_layout, name="hw_entry")
+        m.d.sync += [hw_entry.group.eq(self.h_write.group), hw_entry.mask.eq(self.h_write.mask),
+                     hw_entry.cm1.eq(self.h_write.count - 1),
+                     hw_entry.single.eq(self.h_write.count == 1),
+                     hw_entry.base.eq(X + self.h_write.group * N)]
         m.d.comb += [hmem_w.en.eq(hw.en), hmem_w.addr.eq((~hr) * hg + hw.group),
                      hmem_w.data.eq(hw.row)]
         with m.If(hw.en & (hw.count != 0)):          # the mask has a set bit
             m.d.comb += [hlist_w.en.eq(1), hlist_w.addr.eq((~hr) * hg + nh[~hr]),
-                         hlist_w.data.group.eq(hw.group), hlist_w.data.mask.eq(hmask),
-                         hlist_w.data.count.eq(hw.count)]
+                         hlist_w.data.eq(hw_entry)]
             for b in range(2):
                 with m.If(hr != b):
                     m.d.sync += [nh[b].eq(nh[b] + 1), hnnz[b].eq(hnnz[b] + hw.count)]

@@ -67,10 +67,14 @@ class Geometry:
 
 
 def entry_layout(cfg, groups):
-    """A list entry: a group of N consecutive elements, the mask of its nonzero ones and
-    their number (so that the column issue never counts the bits of a wide mask)."""
+    """A list entry: a group of N consecutive elements, the mask of its nonzero ones, the
+    number of them less one and whether it is one (so that the column issue never counts the
+    bits of a wide mask), and the group's first column in the weight rows (x group g: g N;
+    h group j: X + j N). All computed when the entry is written, so that nothing but
+    multiplexers follows the list read."""
     return data.StructLayout({"group": ceil_log2(max(groups, 2)), "mask": cfg.lanes,
-                              "count": range(cfg.lanes + 1)})
+                              "cm1": range(max(cfg.lanes, 2)), "single": 1,
+                              "base": range(cfg.columns + 1)})
 
 
 def column(geo):

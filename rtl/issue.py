@@ -148,13 +148,16 @@ class ColumnIssue(wiring.Component):
                       Mux(rp_x, xp, hp))
         f_mask = Mux(sparse, Mux(rp_x, self.x_list.entry.mask, self.h_list.entry.mask),
                      Mux(rp_x & (xp == xg - 1), tail, full))
-        f_count = Mux(sparse, Mux(rp_x, self.x_list.entry.count, self.h_list.entry.count),
-                      Mux(rp_x & (xp == xg - 1), tail_n, N))
+        xe, he = self.x_list.entry, self.h_list.entry
+        x_tail = rp_x & (xp == xg - 1)
+        f_cm1 = Mux(sparse, Mux(rp_x, xe.cm1, he.cm1), Mux(x_tail, tail_n - 1, N - 1))
+        f_single = Mux(sparse, Mux(rp_x, xe.single, he.single),
+                       Mux(x_tail, int(tail_n == 1), int(N == 1)))
+        f_base = Mux(sparse, Mux(rp_x, xe.base, he.base), Mux(rp_x, xp * N, X + hp * N))
         fetched = {
             "group": Mux(null, 0, f_group), "mask": Mux(null, 1, f_mask),
             "x": rp_x | null, "last": null | (rp == n_last),
-            "base": Mux(null, 0, Mux(rp_x, 0, X) + f_group * N),
-            "cm1": Mux(null, 0, f_count - 1), "single": null | (f_count == 1),
+            "base": Mux(null, 0, f_base), "cm1": Mux(null, 0, f_cm1), "single": null | f_single,
         }
 
         def advance():
