@@ -130,7 +130,12 @@ class IndexList(wiring.Component):
         cm_nnz = Signal.like(v_nnz, name="x_commit_nnz")
         m.d.sync += cm_valid.eq(0)
         x = self.x.payload
-        m.d.comb += self.x.ready.eq(~full[xf] | dropping)
+        # tready is a register: the value ~full[xf] | dropping will have next cycle, from
+        # the next values of the slot flags, xf and dropping (xf_n, drop_n below)
+        x_ready = Signal(init=1, name="x_ready")
+        xf_n, drop_n = Signal(name="xf_next"), Signal(name="x_dropping_next")
+        m.d.comb += [self.x.ready.eq(x_ready), xf_n.eq(xf), drop_n.eq(dropping)]
+        m.d.sync += [xf.eq(xf_n), dropping.eq(drop_n)]
         nz = x.nz
         # the mask shifts right, each element entering at the top: after a whole group its
         # element 0 is at bit 0; the short last group (X mod N elements) is aligned by a
@@ -167,7 +172,7 @@ class IndexList(wiring.Component):
         with m.If(self.x.valid & self.x.ready):
             with m.If(dropping):
                 with m.If(x.last):
-                    m.d.sync += dropping.eq(0)
+                    m.d.comb += drop_n.eq(0)
             with m.Else():
                 m.d.sync += [xw_en.eq(1), xw_addr.eq(xf * xp + e), xw_data.eq(x.data)]
                 m.d.sync += v_nnz.eq(v_nnz + nz)
@@ -189,14 +194,15 @@ class IndexList(wiring.Component):
                                  last_bit.eq(b == N - 2), any_nz.eq(any_nz | nz)]
                 m.d.sync += [e.eq(e + 1), last_elem.eq(e == X - 2)]
                 with m.If(last_elem & x.last):
-                    m.d.sync += [cm_valid.eq(1), cm_slot.eq(xf), xf.eq(~xf),
+                    m.d.comb += xf_n.eq(~xf)
+                    m.d.sync += [cm_valid.eq(1), cm_slot.eq(xf),
                                  cm_entries.eq(v_entries + listed), cm_nnz.eq(v_nnz + nz),
                                  cm_fresh.eq(x.user if X == 1 else v_fresh)] + restart()
                 with m.Elif(last_elem | x.last):
                     # wrong length: drop the vector (a long one up to its x_last)
                     m.d.comb += self.x_error.eq(1)
                     m.d.sync += restart()
-                    m.d.sync += dropping.eq(~x.last)
+                    m.d.comb += drop_n.eq(~x.last)
 
         # A complete vector is committed to its slot a cycle after its last element (the
         # slot registers are written from registers, not from the accept logic); xf moves on
@@ -210,6 +216,10 @@ class IndexList(wiring.Component):
             m.d.sync += [hr.eq(~hr), nh[hr].eq(0), hnnz[hr].eq(0)]
         with m.If(self.done):
             m.d.sync += [full[xr].eq(0), xr.eq(~xr)]
+        # the slot flags' next values, as the two blocks above set them
+        full_n = [(full[k] | (cm_valid & (cm_slot == k))) & ~(self.done & (xr == k))
+                  for k in range(2)]
+        m.d.sync += x_ready.eq(~Mux(xf_n, full_n[1], full_n[0]) | drop_n)
 
         # h writer: one group of N lanes per write, into the buffer not being read. The
         # group is registered here first (it comes from the gather register beside the cell
