@@ -226,8 +226,10 @@ class IndexList(wiring.Component):
         # units): it is written a cycle after the top hands it over, which is still before
         # the next step can start (two cycles after the step's last group)
         hw = SimpleNamespace(**{k: Signal.like(getattr(self.h_write, k), name=f"hw_{k}")
-                                for k in ("en", "group", "row", "mask", "count")})
+                                for k in ("en", "group", "row", "count")})
         m.d.sync += [v.eq(getattr(self.h_write, k)) for k, v in vars(hw).items()]
+        hw_listed = Signal(name="hw_listed")                # a set bit: the group is listed
+        m.d.sync += hw_listed.eq(self.h_write.en & (self.h_write.count != 0))
         # the list entry's derived fields, computed as the group is registered
         hw_entry = Signal(self.h_entry_layout, name="hw_entry")
         m.d.sync += [hw_entry.group.eq(self.h_write.group), hw_entry.mask.eq(self.h_write.mask),
@@ -236,7 +238,7 @@ class IndexList(wiring.Component):
                      hw_entry.base.eq(X + self.h_write.group * N)]
         m.d.comb += [hmem_w.en.eq(hw.en), hmem_w.addr.eq((~hr) * hg + hw.group),
                      hmem_w.data.eq(hw.row)]
-        with m.If(hw.en & (hw.count != 0)):          # the mask has a set bit
+        with m.If(hw_listed):
             m.d.comb += [hlist_w.en.eq(1), hlist_w.addr.eq((~hr) * hg + nh[~hr]),
                          hlist_w.data.eq(hw_entry)]
             for b in range(2):
