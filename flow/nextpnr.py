@@ -7,7 +7,8 @@ import re
 import shutil
 import subprocess
 
-__all__ = ["NEXTPNR_TIMING", "yosys_keep_lane_registers", "tool", "fmax_from_log", "commit", "late_endpoints"]
+__all__ = ["NEXTPNR_TIMING", "yosys_keep_lane_registers", "tool", "fmax_from_log", "commit",
+           "late_endpoints"]
 
 _FMAX = re.compile(r"Max frequency for clock\s+'([^']+)': ([0-9.]+) MHz \((PASS|FAIL)")
 

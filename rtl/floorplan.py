@@ -1,19 +1,17 @@
-"""Placement of the lanes' weight block RAMs on a known ECP5 device.
+"""Placement of the lanes' weight block RAMs and multipliers on a known ECP5 device.
 
 Left to itself, nextpnr scatters the block RAMs of one lane over the whole chip when nearly
 all of them are used (201 of 208 with 64 lanes): the banks of one lane end up 60 columns
-apart, and a lane's write enable, the bank outputs and the lane's own logic pay for the
-distance in routing. A floorplan fixes each lane's banks on neighbouring block-RAM sites
-(the ``BEL`` attribute, which nextpnr honours), the lanes in the order of the result chains
-(lane ``k`` takes lane ``k + P``'s result, ``P`` chains ending at the ``P`` cell units), so
-that a lane's banks sit within a few columns of each other and its chain neighbours next to
-it. Everything else (cell units' tables, the x buffer, all logic) is placed by the tool
-around them.
+apart and its multiplier 30 columns from them, and a lane's write enables, bank outputs and
+accumulator pay for the distance in routing. A floorplan fixes each lane's banks on
+neighbouring block-RAM sites and its multiplier beside them (the ``BEL`` attribute, which
+nextpnr honours), the lanes in the order of the result chains (lane ``k`` takes lane
+``k + P``'s result, ``P`` chains ending at the ``P`` cell units), so that chain neighbours
+sit next to each other. Everything else (cell units' tables and multipliers, the x buffer,
+all logic) is placed by the tool around them.
 
-Only the block RAMs are fixed: where the lanes' registers and multipliers go follows from
-them. ``lane_sites`` returns ``None`` when the device is not known here or the lanes do not
-fit the rows; the design is then placed freely (and behaves the same: a floorplan changes
-nothing but placement).
+``lane_sites`` returns ``None`` when the lanes do not fit the rows; the design is then placed
+freely (and behaves the same: a floorplan changes nothing but placement).
 """
 
 from __future__ import annotations

@@ -120,7 +120,8 @@ class ColumnIssue(wiring.Component):
                                 Signal.like(hp, name="hp2"), Signal(name="rp2_x"))
 
         def entry(name):
-            return {"group": Signal(gw, name=f"{name}_group"), "mask": Signal(N, name=f"{name}_mask"),
+            return {"group": Signal(gw, name=f"{name}_group"),
+                    "mask": Signal(N, name=f"{name}_mask"),
                     "x": Signal(name=f"{name}_x"), "last": Signal(name=f"{name}_last"),
                     "base": Signal(range(C + 1), name=f"{name}_base"),
                     "cm1": Signal(jw, name=f"{name}_cm1"),          # set bits - 1

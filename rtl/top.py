@@ -40,7 +40,8 @@ class SkipLSTM(wiring.Component):
     Step scheduling: a step starts the cycle after its x_t is complete in its slot (a cycle
     after the index unit takes the last element), no step is in flight, no parameter load is
     under way (a parameter beat waiting then wins over the step), and the h output buffer has
-    room for H elements; it then runs without stalls for the cycles of ``golden.cycles``. ``rst`` clears state, buffers and counters; parameters survive it.
+    room for H elements; it then runs without stalls for the cycles of ``golden.cycles``.
+    ``rst`` clears state, buffers and counters; parameters survive it.
     """
 
     def __init__(self, cfg, params=None, target="generic", floorplan=None):
