@@ -335,9 +335,10 @@ def main(argv=None):
     except FlowError as exc:
         return fail("flow.synth", exc)
     out = Path(args.out)
+    fits = all(r.get("fits", True) for r in reports)       # this run's points only
     reports = merge_reports(out / "synth.json", reports)
     _write(out, "synth", reports, markdown)
-    return 0 if all(r.get("fits", True) for r in reports) else 1
+    return 0 if fits else 1
 
 
 if __name__ == "__main__":

@@ -208,6 +208,30 @@ def test_sweep_points_run_separately_are_merged(tmp_path):
     assert [r["tag"] for r in merge_reports(path, [rep(other, "c")])] == ["c"]
 
 
+def test_exit_status_follows_this_runs_points(tmp_path, monkeypatch):
+    """A lane count that did not fit in an earlier run stays in the report but does not make
+    a later run that fits fail; a point of this run that does not fit does."""
+    import flow.synth as synth
+    from golden.config import load_config
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("input_size = 3\nhidden_size = 8\nlanes = 2\n")
+    base = load_config(cfg)
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "synth.json").write_text(json.dumps([
+        {"config": base.replace(lanes=4).to_dict(), "fits": False, "fmax_mhz": {},
+         "utilisation": {}, "critical_path": [], "target_mhz": 150.0}]))
+
+    def fake(c, work, weights=None, freq=150.0, seed=1, phase=lambda what: None):
+        return {"config": c.to_dict(), "fmax_mhz": {"clk": 120.0}, "utilisation": {},
+                "critical_path": [], "target_mhz": freq, "fits": c.lanes != 8}
+    monkeypatch.setattr(synth, "synthesize", fake)
+    args = ["--config", str(cfg), "--out", str(out), "--work", str(tmp_path / "w")]
+    assert synth.main(args + ["--lanes", "2"]) == 0
+    assert [r["config"]["lanes"] for r in json.loads((out / "synth.json").read_text())] == [2, 4]
+    assert synth.main(args + ["--lanes", "8"]) == 1
+
+
 def test_each_lane_keeps_its_own_pipeline_registers(tmp_path):
     """Every lane carries the same column flags along its pipeline (here the first-column
     flag, eight cycles on): without ``keep`` Yosys merges those flip-flops across the lanes
