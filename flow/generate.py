@@ -145,7 +145,7 @@ def write_together(files):
 def generate(cfg: Config, out_dir, weights=None, quiet=False, target="generic", floorplan=None):
     """Write ``<name>.v`` and ``<name>.json`` into ``out_dir``; returns their paths.
     ``target="ecp5"`` instantiates ECP5 primitives (``rtl.primitives``); ``floorplan``, a
-    device, fixes the lanes' block RAMs on its sites (``rtl.floorplan``)."""
+    device, fixes the lanes' block RAMs and multipliers on its sites (``rtl.floorplan``)."""
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
     from rtl.top import SkipLSTM
 
@@ -185,8 +185,8 @@ def main(argv=None):
                          "multipliers and weight block RAMs as MULT18X18D / DP16KD with their "
                          "registers")
     ap.add_argument("--floorplan", choices=DEVICES, default=None,
-                    help="with --target ecp5: fix each lane's weight block RAMs side by side on "
-                         "this device's sites")
+                    help="with --target ecp5: fix each lane's weight block RAMs and multiplier "
+                         "side by side on this device's sites")
     args = ap.parse_args(argv)
     if args.floorplan and args.target != "ecp5":
         ap.error(f"--floorplan {args.floorplan} needs --target ecp5 (got --target {args.target})")

@@ -18,7 +18,6 @@ _FMAX = re.compile(r"Max frequency for clock\s+'([^']+)': ([0-9.]+) MHz \((PASS|
 NEXTPNR_TIMING = ["--tmg-ripup", "--placer-heap-timingweight", "30"]
 
 
-
 def yosys_keep_lane_registers(top):
     """Yosys commands (after reading the design, before ``synth_ecp5``) that mark every
     flip-flop of the lanes ``keep``. Each lane registers the same broadcast column, element

@@ -90,8 +90,10 @@ def lane_sites(cfg, banks_per_lane, device):
         # the free multiplier site nearest the middle of the lane's block RAMs
         xs = [_column(b) for b in banks]
         centre = (min(xs) + max(xs)) / 2
-        site = min((m for m in mult[_85F_MULT_FOR[y]] if m not in taken),
-                   key=lambda m: (abs(_column(m) - centre), _column(m)))
+        free = [m for m in mult[_85F_MULT_FOR[y]] if m not in taken]
+        if not free:
+            return None                   # the multiplier row is full: place freely
+        site = min(free, key=lambda m: (abs(_column(m) - centre), _column(m)))
         taken.add(site)
         sites[lane] = LaneSites(banks, site)
     return sites

@@ -20,8 +20,9 @@ class IndexList(wiring.Component):
 
     Elements are kept in groups of N (the lane count): x group g is x[gN .. gN+N-1], h group
     j is h[jN .. jN+N-1] (the h_t values of one unit group, gathered from the cell units). A
-    list entry is a group with its N-bit nonzero mask and the number of its set bits; groups without a nonzero element are never listed, so
-    a zero costs no cycle. An x group is appended when its last element arrives; an h group
+    list entry is a group with its N-bit nonzero mask and what the column issue needs of it
+    (``interfaces.entry_layout``); groups without a nonzero element are never listed, so a
+    zero costs no cycle. An x group is appended when its last element arrives; an h group
     when the top writes it. Both sides are double-buffered: x has two slots (one filling, one
     read by the step), h has two buffers (step t reads h_{t-1} while it writes h_t).
 
@@ -118,8 +119,8 @@ class IndexList(wiring.Component):
         mask = Signal(N, name="x_mask")
         count = Signal(range(N + 1), name="x_count")
         # the vector's nonzero elements, list entries and tuser so far; committed to the
-        # slot with its last element (the slot registers change only then and at a step's
-        # end, so the accept path drives plain counters)
+        # slot a cycle after its last element (the slot registers change only then and at a
+        # step's end, so the accept path drives plain counters)
         v_nnz = Signal(range(X + 1), name="x_nnz")
         v_entries = Signal(range(xg + 1), name="x_entries")
         v_fresh = Signal(name="x_fresh")

@@ -34,8 +34,9 @@ class SkipLSTM(wiring.Component):
     params : optional golden ``QuantParams`` baked into the memories (ARCH bit 16 set).
     target : ``"generic"`` (portable Verilog) or ``"ecp5"`` (lane multipliers and weight
         block RAMs as ECP5 primitives with their registers; ``rtl.primitives``).
-    floorplan : with ``target="ecp5"``, a device (``rtl.floorplan.DEVICES``) on whose
-        block-RAM sites each lane's weight banks are fixed side by side; ``None``: free.
+    floorplan : with ``target="ecp5"``, a device (``rtl.floorplan.DEVICES``) on which each
+        lane's weight block RAMs are fixed side by side and its multiplier beside them;
+        ``None``: free.
 
     Step scheduling: a step starts the cycle after its x_t is complete in its slot (a cycle
     after the index unit takes the last element), no step is in flight, no parameter load is

@@ -57,6 +57,10 @@ def test_chain_neighbours_sit_next_to_each_other():
 def test_lanes_that_do_not_fit_are_placed_freely():
     cfg = _cfg(128)                                   # 256 banks > 208 sites
     assert lane_sites(cfg, Lane.bank_count(cfg), "LFE5U-85F") is None
+    # one bank per lane, but block-RAM rows 70 and 82 share one multiplier row of 52 sites
+    small = Config(name="fp", input_size=4, hidden_size=148, lanes=148)
+    assert Lane.bank_count(small) == 1
+    assert lane_sites(small, 1, "LFE5U-85F") is None
     assert lane_sites(_cfg(64), 3, None) is None
     with pytest.raises(ValueError, match="floorplan device 'LFE5U-25F' is not known; allowed"):
         lane_sites(_cfg(64), 3, "LFE5U-25F")
