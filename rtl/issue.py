@@ -52,8 +52,9 @@ class ColumnIssue(wiring.Component):
     Timing: the one-column-per-cycle loop only counts. Each list entry carries the number of
     its set bits less one (and whether it is one), so the loop walks ``j = 0 .. count - 1``
     with a precomputed "last column of the entry" flag; the position of the ``j``-th set bit
-    of the mask is found afterwards by a feed-forward pipeline (``SELECT_STAGES``: chunk popcounts, their prefix sums, the chunk
-    holding bit ``j``, the bit within the chunk, the weight address). The list entry after
+    of the mask is found afterwards by a feed-forward pipeline (``SELECT_STAGES``: chunk
+    popcounts, their prefix sums, the chunk holding bit ``j``, the bit within the chunk, the
+    weight address). The list entry after
     the current one is prefetched into a register, and the first two entries of the step are
     kept to restart each row. A step spends two cycles loading entries 0 and 1
     (``ISSUE_LATENCY`` cycles in all before its first column reaches the lanes).
