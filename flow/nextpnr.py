@@ -20,10 +20,11 @@ NEXTPNR_TIMING = ["--tmg-ripup", "--placer-heap-timingweight", "30"]
 
 def yosys_keep_lane_registers(top):
     """Yosys commands (after reading the design, before ``synth_ecp5``) that mark every
-    flip-flop of the lanes ``keep``. Each lane registers the same broadcast column, element
-    and parameter write, and carries the same control along its pipeline; Yosys merges such
-    identical flip-flops across lanes (``opt_merge``), so that one register would drive all
-    the lanes, across the whole chip. Kept, each lane has its own copy."""
+    flip-flop of the lanes and of their fan-out registers (``lane*``, ``lane_fanout*``)
+    ``keep``. Each lane registers the same broadcast column, element and parameter write, and
+    carries the same control along its pipeline, and each group's fan-out register holds the
+    same broadcast; Yosys merges such identical flip-flops (``opt_merge``), so that one
+    register would drive all the lanes, across the whole chip. Kept, each has its own copy."""
     return f"hierarchy -top {top}; proc; setattr -set keep 1 *.lane*/t:$*dff*"
 
 

@@ -24,6 +24,8 @@ prefetch       2         entries 0 and 1 of the step's nonzero-index lists loade
 issue          1         the counting loop's column (mask, rank j of its set bit) registered
 search         7         position of the j-th set bit (chunk popcounts, prefix sums, chunk,
                          bit), column address and element read registered
+fanout         1         column, v element (a cycle behind) and parameter writes into
+                         one register per group of neighbouring lanes
 fetch          6         column registered in each lane; weight, bias and v-element
                          memory reads; weight-bank outputs registered in the block RAM,
                          then beside it (v element registered in the lane); bank
@@ -62,7 +64,7 @@ from .config import Config
 
 __all__ = ["stages", "latency", "step_cycles", "nnz_per_step", "cycle_model", "describe"]
 
-_FIXED = {"prefetch": 2, "issue": 1, "search": 7, "fetch": 6, "multiply": 2, "accumulate": 1}
+_FIXED = {"prefetch": 2, "issue": 1, "search": 7, "fanout": 1, "fetch": 6, "multiply": 2, "accumulate": 1}
 _CELL = {"round": 2, "activation": 6, "cell": 5, "round_c": 1, "tanh": 6, "output": 6}
 
 

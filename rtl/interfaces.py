@@ -7,12 +7,13 @@ link as ``Out``; a receiver takes it ``In``, i.e. flipped):
 =================  ======================  ======================  =========================
 link               driver                  receivers               kind
 =================  ======================  ======================  =========================
-``column``         ``ColumnIssue``         every ``Lane``          one column per cycle
+``column``         ``ColumnIssue``,        each ``LaneFanout``,    one column per cycle
+                   each ``LaneFanout``     its group's ``Lane``s
 ``element``        ``ColumnIssue``         ``IndexList``           the column's v element
 ``x_list``,        ``ColumnIssue``         ``IndexList``           list index out, entry in
 ``h_list``                                                         (combinational read)
-``param``          ``ParamLoader``         every ``Lane``          weight / bias write, with
-                                                                   the lane it is for
+``param``          ``ParamLoader``,        each ``LaneFanout``,    weight / bias write, with
+                   each ``LaneFanout``     its group's ``Lane``s   the lane it is for
 ``x``              top (x register slice)  ``IndexList``           stream of x elements
 ``w``              top (w register slice)  ``ParamLoader``         stream of parameter beats
 ``h_write``        top (gather register)   ``IndexList``           a whole h_t group

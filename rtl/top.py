@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 from golden.layout import lane_images
 
 from .cell import CellUnit
+from .fanout import LaneFanout, fanout_groups
 from .fixedpoint import sign_extends
 from .floorplan import DEVICES, lane_sites
 from .index_list import IndexList
@@ -75,8 +76,8 @@ class SkipLSTM(wiring.Component):
         model's L): issue, lane, the N row results handed to the cell units P per cycle
         along the lanes' result chains (N/P cycles), cell unit, the gathered h group
         written."""
-        return (ColumnIssue.ISSUE_LATENCY + Lane.latency + cfg.min_columns + CellUnit.latency
-                + 1)
+        return (ColumnIssue.ISSUE_LATENCY + LaneFanout.latency + Lane.latency + cfg.min_columns
+                + CellUnit.latency + 1)
 
     def elaborate(self, platform):
         m = Module()
@@ -152,7 +153,17 @@ class SkipLSTM(wiring.Component):
             w_in.o.ready.eq(loader.w.ready), loader.w.payload.data.eq(w_in.o.payload.data),
             loader.w.payload.last.eq(w_in.o.payload.last),
         ]
-        wiring.connect(m, loader.param, *(lane.param for lane in lanes))
+        # The column, the v element and the parameter writes reach the lanes through one
+        # register per group of neighbouring lanes (``LaneFanout``)
+        fanouts = []
+        for r, group in enumerate(fanout_groups(cfg)):
+            fan = LaneFanout(cfg)
+            m.submodules[f"lane_fanout{r}"] = fan
+            fanouts.append(fan)
+            m.d.comb += [lanes[k].value.eq(fan.o_value) for k in group]
+            wiring.connect(m, fan.o_column, *(lanes[k].column for k in group))
+            wiring.connect(m, fan.o_param, *(lanes[k].param for k in group))
+        wiring.connect(m, loader.param, *(fan.param for fan in fanouts))
 
         # Step control
         pending_clear = Signal(init=1, name="pending_clear")
@@ -192,8 +203,8 @@ class SkipLSTM(wiring.Component):
         with m.If((regs.clear_state | loader.loaded) & ~start):
             m.d.sync += pending_clear.eq(1)
 
-        wiring.connect(m, issue.column, *(lane.column for lane in lanes))
-        m.d.comb += [lane.value.eq(il.v_data) for lane in lanes]
+        wiring.connect(m, issue.column, *(fan.column for fan in fanouts))
+        m.d.comb += [fan.value.eq(il.v_data) for fan in fanouts]
 
         # Row results: all lanes finish a row together and each puts it into its result
         # register; the results are handed to the cell units P per cycle: in cycle s after
@@ -207,8 +218,8 @@ class SkipLSTM(wiring.Component):
         next_row = Signal(range(max(cfg.rows_per_lane, 2)), name="next_row")  # rows in order
         slot = Signal(range(max(S, 2)), name="res_slot")
         draining = Signal(name="res_draining")
-        row_done = issue.column.valid & issue.column.last     # the lanes hold it Lane.latency
-        for n in range(Lane.latency):                         # cycles later
+        row_done = issue.column.valid & issue.column.last     # the lanes hold it
+        for n in range(LaneFanout.latency + Lane.latency):    # LaneFanout + Lane latency later
             later = Signal(name=f"row_done{n + 1}")
             m.d.sync += later.eq(row_done)
             row_done = later

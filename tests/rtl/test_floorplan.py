@@ -6,6 +6,7 @@ import pytest
 
 from flow.generate import main as generate_main, to_verilog
 from golden.config import Config
+from rtl.fanout import fanout_groups
 from rtl.floorplan import block_ram_sites, lane_sites, multiplier_sites
 from rtl.lane import Lane
 from rtl.top import SkipLSTM
@@ -52,6 +53,25 @@ def test_chain_neighbours_sit_next_to_each_other():
     for k in range(64 - P):
         (ra, ia), (rb, ib) = where[sites[k].banks[0]], where[sites[k + P].banks[0]]
         assert ra == rb and ib - ia in (banks, banks + 4), k    # + 4: the free group
+
+
+@pytest.mark.parametrize("lanes", [2, 8, 16, 32, 64, 128])
+def test_fanout_groups_are_neighbouring_lanes(lanes):
+    """Each fan-out register serves a run of consecutive lanes of the floorplan's order:
+    every lane once, at most 8 groups; where the floorplan places the lanes (8 to 64 lanes
+    of this size) a group lies in one block-RAM row, within half its width."""
+    cfg = _cfg(lanes)
+    groups = fanout_groups(cfg)
+    assert sorted(k for g in groups for k in g) == list(range(lanes))
+    assert len(groups) == min(8, lanes) and {len(g) for g in groups} == {lanes // len(groups)}
+    sites = lane_sites(cfg, Lane.bank_count(cfg), "LFE5U-85F")
+    if sites is None:
+        assert lanes in (2, 128)              # 77 banks per lane; 256 banks in all
+        return
+    for group in groups:
+        xy = [_xy(b) for k in group for b in sites[k].banks]
+        assert len({y for _, y in xy}) == 1, group
+        assert max(x for x, _ in xy) - min(x for x, _ in xy) <= 64, group
 
 
 def test_lanes_that_do_not_fit_are_placed_freely():

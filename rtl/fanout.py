@@ -1,0 +1,57 @@
+"""One register stage of the broadcasts to the lanes: column, v element, parameter write."""
+
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from . import interfaces
+from .interfaces import Geometry
+
+__all__ = ["LaneFanout", "fanout_groups"]
+
+#: Lane groups (one ``LaneFanout`` each) of a configuration with at least this many lanes.
+GROUPS = 8
+
+
+def fanout_groups(cfg):
+    """The lanes split into ``min(GROUPS, N)`` groups of consecutive lanes in result-chain
+    order (chain p: lanes p, p + P, p + 2P, ...; ``rtl.floorplan`` places the lanes in the
+    same order, so at 64 lanes on the LFE5U-85F a group is half a block-RAM row)."""
+    N, P = cfg.lanes, cfg.cell_units
+    order = [p + s * P for p in range(P) for s in range(N // P)]
+    size = -(-N // min(GROUPS, N))
+    return [order[i:i + size] for i in range(0, N, size)]
+
+
+class LaneFanout(wiring.Component):
+    """A register for everything the top broadcasts to a group of lanes: the column, the v
+    element and the parameter write. Without it one register would drive every lane of the
+    chip (at 64 lanes, 200 block RAMs over four rows); with one copy per group each drives a
+    few neighbouring lanes. The flow keeps these flip-flops from being merged
+    (``flow.nextpnr.yosys_keep_lane_registers``: the instances are named ``lane_fanout*``).
+
+    Members
+    -------
+    column, value, param : the broadcast in (``In`` of the signatures of
+        ``rtl.interfaces`` and the vector shape).
+    o_column, o_value, o_param : the same, ``latency`` cycle later (one copy per group).
+    """
+
+    latency = 1
+
+    def __init__(self, cfg):
+        geo = Geometry(cfg)
+        super().__init__({
+            "column": In(interfaces.column(geo)), "value": In(geo.vector_shape),
+            "param": In(interfaces.param_write(geo)),
+            "o_column": Out(interfaces.column(geo)), "o_value": Out(geo.vector_shape),
+            "o_param": Out(interfaces.param_write(geo)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.sync += self.o_value.eq(self.value)
+        for name in ("column", "param"):
+            src, dst = getattr(self, name), getattr(self, f"o_{name}")
+            m.d.sync += [getattr(dst, key).eq(getattr(src, key)) for key in src.signature.members]
+        return m
