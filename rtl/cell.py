@@ -100,16 +100,21 @@ class CellUnit(wiring.Component):
         slot = gate_act.o_tag[self.row_width:]
 
         # The cell state of (unit group j, slot s); read for the o row so that the data
-        # arrives with the activation result (the address goes through the same delay)
+        # arrives with the activation result (the address goes through the same delay): read
+        # a cycle early and registered (``c_read``), so that no path runs from the memory
+        # (a block RAM with many lanes) through the slot select into the cell stage
+        assert Activation.latency >= 2
         cmem = Memory(shape=signed(f.cell.bits), depth=cfg.h_groups << sw, init=[])
         m.submodules.cmem = cmem
         c_rd, c_wr = cmem.read_port(), cmem.write_port()
         addr = Cat(slot_pre, row_pre[GATE_BITS:]) if self.row_width > GATE_BITS else slot_pre
-        for n in range(Activation.latency - 1):
+        for n in range(Activation.latency - 2):
             nxt = Signal(len(c_rd.addr), name=f"c_addr{n}")
             m.d.sync += nxt.eq(addr)
             addr = nxt
         m.d.comb += c_rd.addr.eq(addr)
+        c_read = Signal(signed(f.cell.bits), name="c_read")
+        m.d.sync += c_read.eq(c_rd.data)
 
         # Cell update, stage A: keep i, f, g per slot; on o select the slot's i, f, g with c
         # and o into registers; stages A1, A2: f*c and i*g in two registered multipliers
@@ -151,7 +156,7 @@ class CellUnit(wiring.Component):
         with m.If(gate_act.o_valid & (q == O)):
             m.d.sync += [i7.eq(gmem["i"][1].data), f7.eq(gmem["f"][1].data),
                          g7.eq(gmem["g"][1].data),
-                         c7.eq(c_rd.data), o7.eq(y), v7.eq(1), j7.eq(j), s7.eq(slot)]
+                         c7.eq(c_read), o7.eq(y), v7.eq(1), j7.eq(j), s7.eq(slot)]
 
         # Stage B: exact sum; stage C: one rounding, saturate, write back
         Fw = max(gf + cf, 2 * gf)
