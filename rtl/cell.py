@@ -11,7 +11,7 @@ from . import interfaces
 from .activation import Activation
 from .fixedpoint import rescale, round_half_up, saturate
 from .interfaces import GATE_BITS, Geometry
-from .primitives import Multiplier, TableRom
+from .primitives import Multiplier, TableRom, WeightBank, dp16kd_geometry
 
 __all__ = ["CellUnit"]
 
@@ -50,6 +50,9 @@ class CellUnit(wiring.Component):
     #: multiplier, round, compare, prune)
     latency = (2 + Activation.latency + 1 + Multiplier.latency + 2 + 1 + Activation.latency
                + Multiplier.latency + 3)
+
+    #: on ecp5, a cell-state memory of more words is a block RAM
+    LUT_RAM_WORDS = 64
 
     def __init__(self, cfg, target="generic"):
         self.cfg = cfg
@@ -100,21 +103,23 @@ class CellUnit(wiring.Component):
         slot = gate_act.o_tag[self.row_width:]
 
         # The cell state of (unit group j, slot s); read for the o row so that the data
-        # arrives with the activation result (the address goes through the same delay): read
-        # a cycle early and registered (``c_read``), so that no path runs from the memory
-        # (a block RAM with many lanes) through the slot select into the cell stage
-        assert Activation.latency >= 2
-        cmem = Memory(shape=signed(f.cell.bits), depth=cfg.h_groups << sw, init=[])
+        # arrives with the activation result (the address goes through the same delay, less
+        # the memory's two cycles: its read register and an output register, so that no path
+        # runs from the memory through the slot select into the cell stage). On ecp5 a state
+        # memory of more than 64 words is a block RAM with its output register (fewer words
+        # are distributed RAM, which the tool maps from the portable model, as are more
+        # words than one block RAM holds).
+        depth = cfg.h_groups << sw
+        block = self.LUT_RAM_WORDS < depth <= dp16kd_geometry(f.cell.bits)[1]
+        cmem = WeightBank(f.cell.bits, depth, target=self.target if block else "generic")
         m.submodules.cmem = cmem
-        c_rd, c_wr = cmem.read_port(), cmem.write_port()
+        assert Activation.latency >= cmem.latency
         addr = Cat(slot_pre, row_pre[GATE_BITS:]) if self.row_width > GATE_BITS else slot_pre
-        for n in range(Activation.latency - 2):
-            nxt = Signal(len(c_rd.addr), name=f"c_addr{n}")
+        for n in range(Activation.latency - cmem.latency):
+            nxt = Signal(len(cmem.r_addr), name=f"c_addr{n}")
             m.d.sync += nxt.eq(addr)
             addr = nxt
-        m.d.comb += c_rd.addr.eq(addr)
-        c_read = Signal(signed(f.cell.bits), name="c_read")
-        m.d.sync += c_read.eq(c_rd.data)
+        m.d.comb += cmem.r_addr.eq(addr)
 
         # Cell update, stage A: keep i, f, g per slot; on o select the slot's i, f, g with c
         # and o into registers; stages A1, A2: f*c and i*g in two registered multipliers
@@ -156,7 +161,7 @@ class CellUnit(wiring.Component):
         with m.If(gate_act.o_valid & (q == O)):
             m.d.sync += [i7.eq(gmem["i"][1].data), f7.eq(gmem["f"][1].data),
                          g7.eq(gmem["g"][1].data),
-                         c7.eq(c_read), o7.eq(y), v7.eq(1), j7.eq(j), s7.eq(slot)]
+                         c7.eq(cmem.r_data), o7.eq(y), v7.eq(1), j7.eq(j), s7.eq(slot)]
 
         # Stage B: exact sum; stage C: one rounding, saturate, write back
         Fw = max(gf + cf, 2 * gf)
@@ -172,7 +177,7 @@ class CellUnit(wiring.Component):
         v9 = Signal(name="v9")
         j9, s9 = Signal(uw, name="j9"), Signal(sw, name="s9")
         waddr = Cat(s9, j9) if self.row_width > GATE_BITS else s9
-        m.d.comb += [c_wr.en.eq(v9), c_wr.addr.eq(waddr), c_wr.data.eq(c9)]   # from registers
+        m.d.comb += [cmem.w_en.eq(v9), cmem.w_addr.eq(waddr), cmem.w_data.eq(c9)]  # registers
         m.d.sync += [c9.eq(c_new), o9.eq(o8b), v9.eq(v8b), j9.eq(j8b), s9.eq(s8b_slot)]
 
         # tanh(c): round/saturate to the activation input, then the second activation unit

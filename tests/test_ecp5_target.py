@@ -14,6 +14,7 @@ import pytest
 from flow.generate import manifest, to_verilog
 from golden.config import Config
 from golden.fixed import Format
+from rtl.cell import CellUnit
 from rtl.primitives import Multiplier, WeightBank, dp16kd_initvals
 from rtl.top import SkipLSTM
 from sim import soak
@@ -33,8 +34,11 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_ecp5_target_equals_generic_cycle_for_cycle(tmp_path, name):
+def test_ecp5_target_equals_generic_cycle_for_cycle(tmp_path, monkeypatch, name):
     cfg, baked = CASES[name]
+    # the cell units' state memories as block RAMs too (at these sizes they would be
+    # distributed RAM, i.e. the portable model)
+    monkeypatch.setattr(CellUnit, "LUT_RAM_WORDS", 0)
     params = random_params(np.random.default_rng(7), cfg)
     models = write_models(tmp_path / "ecp5_models.v")
     results = {}
@@ -45,6 +49,8 @@ def test_ecp5_target_equals_generic_cycle_for_cycle(tmp_path, name):
         if target == "ecp5":
             text = vpath.read_text()
             assert "MULT18X18D" in text and "DP16KD" in text and "OUTREG" in text
+            cmem = text[text.index(f"module \\{cfg.name}.cell0.cmem "):]
+            assert "DP16KD" in cmem[:cmem.index("endmodule")]
         man = manifest(cfg, top)
         case = soak.SoakCase(name, cfg, 1.0, baked="baked" if baked else None)
         prog = soak.Programme(case, man, params, np.random.default_rng(11), 400)
