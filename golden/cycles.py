@@ -38,13 +38,14 @@ drain          N/P       the N row results in the lanes' result registers, then 
                          ones N/P cycles after the row ends)
 round          2         row result registered in the cell unit; accumulator ->
                          activation input, round half up, saturate
-activation     6         table read, table word register, slope x offset (multiplier
-                         input and product registers), interpolate, tanh fix-up
+activation     7         segment (table address) registered, table read, table word
+                         register, slope x offset (multiplier input and product
+                         registers), interpolate, tanh fix-up
 cell           5         the slot's i, f, g, c, o selected; f*c and i*g (multiplier input
                          and product registers); exact sum; one rounding, saturate,
                          c written
 round_c        1         c -> activation input
-tanh           6         tanh(c), as above
+tanh           7         tanh(c), as above
 output         6         o*tanh(c) (multiplier input and product registers); round and
                          saturate; compare with theta; prune;
                          the N h values of the unit group gathered; written to the
@@ -65,7 +66,7 @@ from .config import Config
 __all__ = ["stages", "latency", "step_cycles", "nnz_per_step", "cycle_model", "describe"]
 
 _FIXED = {"prefetch": 2, "issue": 1, "search": 7, "fanout": 1, "fetch": 6, "multiply": 2, "accumulate": 1}
-_CELL = {"round": 2, "activation": 6, "cell": 5, "round_c": 1, "tanh": 6, "output": 6}
+_CELL = {"round": 2, "activation": 7, "cell": 5, "round_c": 1, "tanh": 7, "output": 6}
 
 
 def stages(cfg: Config):

@@ -36,9 +36,9 @@ class Activation(wiring.Component):
     t_addr, t_data : the table read (``external_table`` only).
     """
 
-    #: table read, table word register, multiply (``Multiplier.latency``: its input and
-    #: product registers), interpolate, tanh fix-up
-    latency = 2 + Multiplier.latency + 2
+    #: segment register, table read, table word register, multiply (``Multiplier.latency``:
+    #: its input and product registers), interpolate, tanh fix-up
+    latency = 1 + 2 + Multiplier.latency + 2
 
     def __init__(self, act_input, gate, segments, tag_width=1, target="generic",
                  external_table=False):
@@ -78,15 +78,20 @@ class Activation(wiring.Component):
                                               self.table_words(), self.target)
             t_addr, t_data = rom.r0_addr, rom.r0_data
 
-        # Stage 0: double for tanh, offset binary, segment select
+        # Stage 0: double for tanh, offset binary; the segment (table address) and the offset
+        # in it into registers (the address reaches the block RAM from a register)
         doubled = saturate(self.i_data << 1, ab)
         a = Mux(self.i_tanh, doubled, self.i_data)
         u = Cat(a[:ab - 1], ~a[ab - 1])
-        m.d.comb += t_addr.eq(u[tb:])
+        seg0 = Signal(len(t_addr), name="seg0")
+        t0 = Signal(max(tb, 1), name="t0")
+        v0, tanh0, tag0 = Signal(name="v0"), Signal(name="tanh0"), Signal(self.tag_width, name="tag0")
+        m.d.sync += [seg0.eq(u[tb:]), t0.eq(u[:tb] if tb else 0), v0.eq(self.i_valid),
+                     tanh0.eq(self.i_tanh), tag0.eq(self.i_tag)]
+        m.d.comb += t_addr.eq(seg0)
         t1 = Signal(max(tb, 1), name="t1")
         v1, tanh1, tag1 = Signal(name="v1"), Signal(name="tanh1"), Signal(self.tag_width, name="tag1")
-        m.d.sync += [t1.eq(u[:tb] if tb else 0), v1.eq(self.i_valid), tanh1.eq(self.i_tanh),
-                     tag1.eq(self.i_tag)]
+        m.d.sync += [t1.eq(t0), v1.eq(v0), tanh1.eq(tanh0), tag1.eq(tag0)]
 
         # Stage 1: the table word in its output register
         assert TableRom.latency == 2

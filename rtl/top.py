@@ -163,7 +163,12 @@ class SkipLSTM(wiring.Component):
             m.d.comb += [lanes[k].value.eq(fan.o_value) for k in group]
             wiring.connect(m, fan.o_column, *(lanes[k].column for k in group))
             wiring.connect(m, fan.o_param, *(lanes[k].param for k in group))
-        wiring.connect(m, loader.param, *(fan.param for fan in fanouts))
+        # the loader's writes pass one more register on their way to the group registers, so
+        # that the loader's own logic need not sit where the writes fan out
+        param_r = loader.param.signature.create(path=("param_r",))
+        m.d.sync += [getattr(param_r, key).eq(getattr(loader.param, key))
+                     for key in loader.param.signature.members]
+        wiring.connect(m, param_r, *(fan.param for fan in fanouts))
 
         # Step control
         pending_clear = Signal(init=1, name="pending_clear")

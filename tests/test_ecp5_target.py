@@ -181,11 +181,11 @@ def test_sweep_reports_time_per_ptb_step():
     nnz = ptb_nnz(cfg, "models/ptb", chars=300)
     assert len(nnz) == 300 and nnz[0] == 1                 # the first step sees x only
     assert 0 < nnz.mean() < cfg.columns
-    # by hand, T = R max(nnz, m, 1) + L: 64 lanes R = 16, m = 16, L = 62; 16 lanes (one
-    # cell unit) R = 64, m = 16, L = 62
+    # by hand, T = R max(nnz, m, 1) + L: 64 lanes R = 16, m = 16, L = 64; 16 lanes (one
+    # cell unit) R = 64, m = 16, L = 64
     nnz = np.array([1, 20, 40])
-    assert cycles.latency(cfg) == cycles.latency(cfg.replace(lanes=16)) == 62
-    for lanes, per_step in ((64, [318, 382, 702]), (16, [1086, 1342, 2622])):
+    assert cycles.latency(cfg) == cycles.latency(cfg.replace(lanes=16)) == 64
+    for lanes, per_step in ((64, [320, 384, 704]), (16, [1088, 1344, 2624])):
         c = cfg.replace(lanes=lanes)
         r = add_step_time({"fmax_mhz": {"clk": 125.0}}, c, nnz)
         assert r["ptb_step"]["cycles"] == round(sum(per_step) / 3, 1)
