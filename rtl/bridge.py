@@ -85,6 +85,10 @@ class UARTBridge(wiring.Component):
         buf = Memory(shape=8, depth=MAX_PAYLOAD + 1, init=[])
         m.submodules.buf = buf
         wr, rd = buf.write_port(), buf.read_port()
+        # the buffer's read data registered beside the block RAM (read a cycle later): no
+        # path from the block RAM (no output register) through the CRC or byte select
+        rdata = Signal(8, name="rdata")
+        m.d.sync += rdata.eq(rd.data)
 
         # Request state
         cmd = Signal(8, name="cmd")
@@ -260,9 +264,12 @@ class UARTBridge(wiring.Component):
             nbytes = Mux(is_w, wb, xb)
             with m.State("SEND_RD"):
                 m.d.comb += rd.addr.eq(idx)
+                m.next = "SEND_WAIT"
+            with m.State("SEND_WAIT"):
+                m.d.comb += rd.addr.eq(idx)
                 m.next = "SEND_BYTE"
             with m.State("SEND_BYTE"):
-                m.d.sync += [elem.word_select(byte, 8).eq(rd.data), idx.eq(idx + 1)]
+                m.d.sync += [elem.word_select(byte, 8).eq(rdata), idx.eq(idx + 1)]
                 with m.If(byte == nbytes - 1):
                     m.d.sync += [byte.eq(0), stall.eq(0)]
                     m.next = "SEND_BEAT"
@@ -334,10 +341,13 @@ class UARTBridge(wiring.Component):
                     m.next = "TX_CRC"
             with m.State("TX_RD"):
                 m.d.comb += rd.addr.eq(k)
+                m.next = "TX_WAIT"
+            with m.State("TX_WAIT"):
+                m.d.comb += rd.addr.eq(k)
                 m.next = "TX_PAY"
             with m.State("TX_PAY"):
                 m.d.comb += rd.addr.eq(k)
-                send(rd.data, "TX_RD")
+                send(rdata, "TX_RD")
                 with m.If(self.tx_ready):
                     m.d.sync += k.eq(k + 1)
                     with m.If(k == rlen - 1):
