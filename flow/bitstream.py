@@ -29,7 +29,7 @@ from rtl.uart import divisor_for
 
 from .errors import FlowError, fail
 from .generate import load_weights
-from .nextpnr import NEXTPNR_TIMING, fmax_from_log, yosys_keep_lane_registers
+from .nextpnr import NEXTPNR_BOARD, fmax_from_log, yosys_keep_lane_registers
 
 __all__ = ["build_bitstream", "main"]
 
@@ -53,7 +53,7 @@ def build_bitstream(cfg, weights=None, baud=DEFAULT_BAUD, out="build/bitstream",
                                do_program=False,
                                script_after_read=yosys_keep_lane_registers(name),
                                nextpnr_opts=" ".join([f"--report {name}_report.json",
-                                                      *NEXTPNR_TIMING]))
+                                                      *NEXTPNR_BOARD]))
     seconds = time.monotonic() - t0
     out = Path(out)
     log = (out / f"{name}.tim").read_text() if (out / f"{name}.tim").exists() else ""

@@ -7,8 +7,8 @@ import re
 import shutil
 import subprocess
 
-__all__ = ["NEXTPNR_TIMING", "yosys_keep_lane_registers", "tool", "fmax_from_log", "commit",
-           "late_endpoints"]
+__all__ = ["NEXTPNR_TIMING", "NEXTPNR_BOARD", "yosys_keep_lane_registers", "tool",
+           "fmax_from_log", "commit", "late_endpoints"]
 
 _FMAX = re.compile(r"Max frequency for clock\s+'([^']+)': ([0-9.]+) MHz \((PASS|FAIL)")
 
@@ -16,6 +16,9 @@ _FMAX = re.compile(r"Max frequency for clock\s+'([^']+)': ([0-9.]+) MHz \((PASS|
 # 64-lane core, the same netlist went from 102.6 to 108.6 MHz and from 891 to 376 late
 # inputs, for 2.5 times the time in nextpnr (486 -> 1,220 s)
 NEXTPNR_TIMING = ["--tmg-ripup", "--placer-heap-timingweight", "30"]
+# The board top in context: the second router (router1 left the 64-lane board top with
+# thousands of wires over capacity after 40 minutes; router2 routes it in under 3 minutes)
+NEXTPNR_BOARD = ["--router", "router2", "--placer-heap-timingweight", "30"]
 
 
 def yosys_keep_lane_registers(top):
