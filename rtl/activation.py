@@ -2,7 +2,7 @@
 
 import math
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -106,22 +106,24 @@ class Activation(wiring.Component):
         m.submodules.mul = mul = Multiplier(self._sw + 1, max(tb, 1) + 1, target=self.target)
         m.d.comb += [mul.op_a.eq(slope2), mul.op_b.eq(t2)]
         prod3 = mul.product[:self._sw + max(tb, 1)]
-        base3 = Signal(self._bw, name="base3")
+        # the base goes alongside as base 2^tb + 1/2 (its low bits are 0, so the half is
+        # or-ed in): base + (prod + half) >> tb = (prod + base 2^tb + half) >> tb, one adder
+        rnd = (1 << (tb - 1)) if tb else 0
+        bw = self._bw + tb
+        base3 = Signal(bw, name="base3")
         v3, tanh3, tag3 = Signal(name="v3"), Signal(name="tanh3"), Signal(self.tag_width, name="tag3")
-        prev = (base2, v2, tanh2, tag2)
+        prev = (Cat(Const(rnd, tb), base2) if tb else base2, v2, tanh2, tag2)
         for n in range(Multiplier.latency):
-            regs = (Signal(self._bw, name=f"base3_{n}"), Signal(name=f"v3_{n}"),
+            regs = (Signal(bw, name=f"base3_{n}"), Signal(name=f"v3_{n}"),
                     Signal(name=f"tanh3_{n}"), Signal(self.tag_width, name=f"tag3_{n}"))
             m.d.sync += [r.eq(p) for r, p in zip(regs, prev)]
             prev = regs
         m.d.comb += [base3.eq(prev[0]), v3.eq(prev[1]), tanh3.eq(prev[2]), tag3.eq(prev[3])]
 
         # Stage 3: interpolate, round half up
-        rnd = (1 << (tb - 1)) if tb else 0
         y4 = Signal(unsigned(gf + 2), name="y4")
         v4, tanh4, tag4 = Signal(name="v4"), Signal(name="tanh4"), Signal(self.tag_width, name="tag4")
-        m.d.sync += [y4.eq(base3 + ((prod3 + rnd) >> tb)), v4.eq(v3), tanh4.eq(tanh3),
-                     tag4.eq(tag3)]
+        m.d.sync += [y4.eq((prod3 + base3) >> tb), v4.eq(v3), tanh4.eq(tanh3), tag4.eq(tag3)]
 
         # Stage 4: tanh = 2 sigmoid(2a) - 1 (values in [-1, 1] fit the gate format)
         one = 1 << gf

@@ -2,7 +2,7 @@
 
 from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from golden.layout import lane_images
@@ -92,7 +92,7 @@ class SkipLSTM(wiring.Component):
         m.submodules.index_list = il = IndexList(cfg, target=self.target)
         m.submodules.issue = issue = ColumnIssue(cfg)
         m.submodules.loader = loader = ParamLoader(cfg, self.w_width)
-        m.submodules.h_fifo = fifo = SyncFIFOBuffered(width=N * hb, depth=2 * hg)
+        m.submodules.h_fifo = fifo = SyncFIFO(width=N * hb, depth=2 * hg)    # distributed RAM
         images = lane_images(cfg, self.params) if self.params is not None else [(None, None)] * N
         sites = lane_sites(cfg, Lane.bank_count(cfg), self.floorplan)
         lanes = []
