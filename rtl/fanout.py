@@ -1,6 +1,6 @@
 """One register stage of the broadcasts to the lanes: column, v element, parameter write."""
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -48,10 +48,21 @@ class LaneFanout(wiring.Component):
             "o_param": Out(interfaces.param_write(geo)),
         })
 
+    #: the members that are flags (reset); the rest are data (not reset: no reset logic in
+    #: the broadcast paths, and a datum counts only with its flag)
+    FLAGS = {("column", "valid"), ("column", "first"), ("column", "last"),
+             ("param", "w_valid"), ("param", "b_valid")}
+
     def elaborate(self, platform):
         m = Module()
-        m.d.sync += self.o_value.eq(self.value)
+        pairs = [((None, "value"), self.value, self.o_value)]
         for name in ("column", "param"):
             src, dst = getattr(self, name), getattr(self, f"o_{name}")
-            m.d.sync += [getattr(dst, key).eq(getattr(src, key)) for key in src.signature.members]
+            pairs += [((name, key), getattr(src, key), getattr(dst, key))
+                      for key in src.signature.members]
+        for (name, key), src, dst in pairs:
+            reg = Signal.like(dst, name=f"{name or 'o'}_{key}_r",
+                              reset_less=(name, key) not in self.FLAGS)
+            m.d.sync += reg.eq(src)
+            m.d.comb += dst.eq(reg)
         return m

@@ -275,5 +275,8 @@ class IndexList(wiring.Component):
         # cycle 3: the element selected, aligned to the vector format, registered
         xval = x2 << (vf - f.input.frac)
         hval = h2.word_select(bit2, hb).as_signed() << (vf - f.state.frac)
-        m.d.sync += self.v_data.eq(Mux(zero2, 0, Mux(kind2, hval, xval)))
+        # (data only: not reset, so that no reset logic sits before the broadcast)
+        v3 = Signal.like(self.v_data, name="v3", reset_less=True)
+        m.d.sync += v3.eq(Mux(zero2, 0, Mux(kind2, hval, xval)))
+        m.d.comb += self.v_data.eq(v3)
         return m

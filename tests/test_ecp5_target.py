@@ -259,6 +259,6 @@ def test_each_lane_keeps_its_own_pipeline_registers(tmp_path):
         cells = json.loads((tmp_path / f"out_{keep}.json").read_text())["modules"][cfg.name]
         owners[keep] = [{name.split(".")[0] for name, c in cells["cells"].items()
                          if c["type"] == "TRELLIS_FF" and pattern in name}
-                        for pattern in (".first8_", ".o_column__first_")]
+                        for pattern in (".first8_", ".column_first_r")]
     assert [len(o) for o in owners[False]] == [1, 1]  # merged: one register for both
     assert owners[True] == [{"lane0", "lane1"}, {"lane_fanout0", "lane_fanout1"}]
