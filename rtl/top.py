@@ -290,13 +290,19 @@ class SkipLSTM(wiring.Component):
         m.d.comb += fifo.r_en.eq(~out_full)
         with m.If(fifo.r_rdy & ~out_full):
             m.d.sync += [out_word.eq(fifo.r_data), out_full.eq(1)]
+        # ... through a register slice to the port (the element select ends at flip-flops
+        # inside the core, not in the logic of whatever takes h)
+        m.submodules.h_out = h_out = SkidBuffer(data.StructLayout(
+            {"data": self.h_width, "last": 1}))
         word = out_word.word_select(ob, hb).as_signed()
         m.d.comb += [
-            self.m_axis_h_tvalid.eq(out_full),
-            self.m_axis_h_tdata.eq(word),
-            self.m_axis_h_tlast.eq((og == hg - 1) & (ob == N - 1)),
+            h_out.i.valid.eq(out_full),
+            h_out.i.payload.data.eq(word),
+            h_out.i.payload.last.eq((og == hg - 1) & (ob == N - 1)),
+            self.m_axis_h_tvalid.eq(h_out.o.valid), self.m_axis_h_tdata.eq(h_out.o.payload.data),
+            self.m_axis_h_tlast.eq(h_out.o.payload.last), h_out.o.ready.eq(self.m_axis_h_tready),
         ]
-        with m.If(self.m_axis_h_tvalid & self.m_axis_h_tready):
+        with m.If(h_out.i.valid & h_out.i.ready):
             with m.If(ob == N - 1):
                 m.d.sync += [ob.eq(0), og.eq(Mux(og == hg - 1, 0, og + 1)), out_full.eq(0)]
             with m.Else():
