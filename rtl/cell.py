@@ -108,9 +108,10 @@ class CellUnit(wiring.Component):
         # runs from the memory through the slot select into the cell stage). On ecp5 a state
         # memory of more than 64 words is a block RAM with its output register (fewer words
         # are distributed RAM, which the tool maps from the portable model, as are more
-        # words than one block RAM holds).
+        # words than one block RAM holds and words wider than its 18 bits).
         depth = cfg.h_groups << sw
-        block = self.LUT_RAM_WORDS < depth <= dp16kd_geometry(f.cell.bits)[1]
+        block = (self.target == "ecp5" and f.cell.bits <= 18
+                 and self.LUT_RAM_WORDS < depth <= dp16kd_geometry(f.cell.bits)[1])
         cmem = WeightBank(f.cell.bits, depth, target=self.target if block else "generic")
         m.submodules.cmem = cmem
         assert Activation.latency >= cmem.latency

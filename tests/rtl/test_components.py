@@ -240,6 +240,26 @@ def test_cell_unit_matches_golden(rng, cfg, p):
     assert got == want
 
 
+@pytest.mark.parametrize("target", ["generic", "ecp5"])
+@pytest.mark.parametrize("cell_bits", [16, 24])
+def test_cell_state_memory_of_any_width_elaborates(target, cell_bits):
+    """A cell unit with more than ``LUT_RAM_WORDS`` cell states (here 128) holds them in a
+    block RAM on ecp5 when a word fits its 18-bit port, else in the portable memory (24-bit
+    states); both elaborate."""
+    from amaranth.back import rtlil
+    from golden.fixed import Format
+    cfg = Config(input_size=4, hidden_size=128, lanes=16,
+                 formats={"input": Format(16, 12), "weight": Format(8, 6), "bias": Format(16, 12),
+                          "state": Format(16, 12), "cell": Format(cell_bits, cell_bits - 6)})
+    assert cfg.h_groups * cfg.min_columns > CellUnit.LUT_RAM_WORDS
+    m = Module()
+    m.submodules.cell = CellUnit(cfg, target=target)
+    text = rtlil.convert(m, name="c", ports=[], emit_src=False)
+    cmem = text[text.index("module \\c.cell.cmem"):]
+    cmem = cmem[:cmem.index("\nend\n")]
+    assert ("DP16KD" in cmem) == (target == "ecp5" and cell_bits <= 18)
+
+
 @pytest.mark.parametrize("width", [1, 2, 3, 5, 8])
 def test_select_small_exhaustive(width):
     """The j-th set bit of every mask of ``width`` bits, for every j below its popcount."""
