@@ -24,8 +24,9 @@ prefetch       2         entries 0 and 1 of the step's nonzero-index lists loade
 issue          1         the counting loop's column (mask, rank j of its set bit) registered
 search         7         position of the j-th set bit (chunk popcounts, prefix sums, chunk,
                          bit), column address and element read registered
-fanout         1         column, v element (a cycle behind) and parameter writes into
-                         one register per group of neighbouring lanes
+fanout         1         column, v element (read meanwhile, it follows the column by
+                         three cycles) and parameter writes into one register per group
+                         of neighbouring lanes
 fetch          6         column registered in each lane; weight, bias and v-element
                          memory reads; weight-bank outputs registered in the block RAM,
                          then beside it (v element registered in the lane); bank
