@@ -73,9 +73,9 @@ class SkipLSTM(wiring.Component):
     @staticmethod
     def latency(cfg):
         """Cycles of a step beyond ``rows_per_lane * max(nnz, min_columns, 1)`` (the cycle
-        model's L): issue, fan-out register, lane, the N row results handed to the cell units P per cycle
-        along the lanes' result chains (N/P cycles), cell unit, the gathered h group
-        written."""
+        model's L): issue, fan-out register, lane, the N row results handed to the cell
+        units P per cycle along the lanes' result chains (N/P cycles), cell unit, the
+        gathered h group written."""
         return (ColumnIssue.ISSUE_LATENCY + LaneFanout.latency + Lane.latency + cfg.min_columns
                 + CellUnit.latency + 1)
 
