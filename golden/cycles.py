@@ -66,7 +66,8 @@ from .config import Config
 
 __all__ = ["stages", "latency", "step_cycles", "nnz_per_step", "cycle_model", "describe"]
 
-_FIXED = {"prefetch": 2, "issue": 1, "search": 7, "fanout": 1, "fetch": 6, "multiply": 2, "accumulate": 1}
+_FIXED = {"prefetch": 2, "issue": 1, "search": 7, "fanout": 1, "fetch": 6, "multiply": 2,
+          "accumulate": 1}
 _CELL = {"round": 2, "activation": 7, "cell": 5, "round_c": 1, "tanh": 7, "output": 6}
 
 

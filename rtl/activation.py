@@ -85,7 +85,8 @@ class Activation(wiring.Component):
         u = Cat(a[:ab - 1], ~a[ab - 1])
         seg0 = Signal(len(t_addr), name="seg0")
         t0 = Signal(max(tb, 1), name="t0")
-        v0, tanh0, tag0 = Signal(name="v0"), Signal(name="tanh0"), Signal(self.tag_width, name="tag0")
+        v0, tanh0 = Signal(name="v0"), Signal(name="tanh0")
+        tag0 = Signal(self.tag_width, name="tag0")
         m.d.sync += [seg0.eq(u[tb:]), t0.eq(u[:tb] if tb else 0), v0.eq(self.i_valid),
                      tanh0.eq(self.i_tanh), tag0.eq(self.i_tag)]
         m.d.comb += t_addr.eq(seg0)

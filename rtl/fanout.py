@@ -15,8 +15,9 @@ GROUPS = 8
 
 def fanout_groups(cfg):
     """The lanes split into at most ``GROUPS`` groups of ``ceil(N / GROUPS)`` consecutive
-    lanes in result-chain order (the last group may be smaller) (chain p: lanes p, p + P, p + 2P, ...; ``rtl.floorplan`` places the lanes in the
-    same order, so at 64 lanes on the LFE5U-85F a group is half a block-RAM row)."""
+    lanes (the last group may be smaller) in result-chain order (chain p: lanes p, p + P,
+    p + 2P, ...; ``rtl.floorplan`` places the lanes in the same order, so at 64 lanes on the
+    LFE5U-85F a group is half a block-RAM row)."""
     N, P = cfg.lanes, cfg.cell_units
     order = [p + s * P for p in range(P) for s in range(N // P)]
     size = -(-N // min(GROUPS, N))
