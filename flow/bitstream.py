@@ -126,8 +126,8 @@ def main(argv=None):
 
 def default_frequencies(cfg, synth="build/reports/synth.json"):
     """70% and 60% of the configuration's out-of-context Fmax, then 25 MHz. In context the
-    64-lane core reached 86.3 MHz where the same design made 130 to 140 MHz out of context
-    (the board top's UART bridge and the PLL, and a fuller, more crowded placement)."""
+    64-lane board top reached 86.3 MHz where the core alone made 112 to 130 MHz out of
+    context (the UART bridge, its paths to the core's ports, a more crowded placement)."""
     try:
         reports = json.loads(Path(synth).read_text())
         fmax = next(min(r["fmax_mhz"].values()) for r in reports

@@ -262,3 +262,16 @@ def test_each_lane_keeps_its_own_pipeline_registers(tmp_path):
                         for pattern in (".first8_", ".column_first_r")]
     assert [len(o) for o in owners[False]] == [1, 1]  # merged: one register for both
     assert owners[True] == [{"lane0", "lane1"}, {"lane_fanout0", "lane_fanout1"}]
+
+
+def test_bitstream_frequencies_follow_the_out_of_context_fmax(tmp_path):
+    """``make bitstream`` without MHZ tries 70% and 60% of the configuration's out-of-context
+    Fmax, then 25 MHz (no PLL); without a synthesis report of that lane count, 25 MHz only."""
+    from flow.bitstream import default_frequencies
+    cfg = Config(name="f", input_size=3, hidden_size=8, lanes=2)
+    path = tmp_path / "synth.json"
+    path.write_text(json.dumps([{"config": {"lanes": 4}, "fmax_mhz": {"clk": 200.0}},
+                                {"config": {"lanes": 2}, "fmax_mhz": {"clk": 112.4}}]))
+    assert default_frequencies(cfg, path) == [78.0, 67.0, 25.0]
+    assert default_frequencies(cfg.replace(lanes=8), path) == [25.0]
+    assert default_frequencies(cfg, tmp_path / "missing.json") == [25.0]
