@@ -92,7 +92,9 @@ class SkipLSTM(wiring.Component):
         m.submodules.index_list = il = IndexList(cfg, target=self.target)
         m.submodules.issue = issue = ColumnIssue(cfg)
         m.submodules.loader = loader = ParamLoader(cfg, self.w_width)
-        m.submodules.h_fifo = fifo = SyncFIFO(width=N * hb, depth=2 * hg)    # distributed RAM
+        # h output FIFO: P values (one slot of the cell units) per word, 2H values in all, in
+        # distributed RAM
+        m.submodules.h_fifo = fifo = SyncFIFO(width=P * hb, depth=2 * hg * S)
         images = lane_images(cfg, self.params) if self.params is not None else [(None, None)] * N
         sites = lane_sites(cfg, Lane.bank_count(cfg), self.floorplan)
         lanes = []
@@ -175,7 +177,7 @@ class SkipLSTM(wiring.Component):
         fresh = Signal(name="fresh")
         theta = Signal(unsigned(hb), name="theta_step")
         step_nnz = Signal(range(cfg.columns + 1), name="step_nnz")
-        room = fifo.level <= 2 * hg - hg
+        room = fifo.level <= hg * S                          # room for H values
         # the decision is registered: a step starts the cycle after its conditions hold (x_t
         # complete, no step, no load under way, no parameter beat waiting, room for h); none
         # of them can be undone in between (the loader takes no beat in the start cycle)
@@ -243,16 +245,17 @@ class SkipLSTM(wiring.Component):
                          cell.rows.payload.row.eq(acc_row), cell.rows.payload.slot.eq(slot),
                          cell.fresh.eq(fresh), cell.theta.eq(theta)]
 
-        # h_t: the cell units deliver a unit group P values per cycle, slot by slot; the
-        # group is gathered in a shift register and written whole after its last slot
+        # h_t: the cell units deliver a unit group P values per cycle, slot by slot, in unit
+        # order; each slot's values go to the output FIFO as they come, and the group is
+        # gathered in a shift register for the index unit, written whole after its last slot
         h_row = Signal(N * hb, name="h_row")
         h_mask = Signal(N, name="h_mask")
         h_count = Signal(range(N + 1), name="h_count")     # bits set in h_mask
         h_valid = Signal(name="h_valid")
         h_group = Signal(range(max(hg, 2)), name="h_group")
         h0 = cells[0].h
+        new_h = Cat(cell.h.payload.data for cell in cells)
         with m.If(h0.valid):
-            new_h = Cat(cell.h.payload.data for cell in cells)
             new_nz = Cat(cell.h.payload.nz for cell in cells)
             new_count = sum(cell.h.payload.nz for cell in cells)
             m.d.sync += [h_row.eq(Cat(h_row[P * hb:], new_h) if S > 1 else new_h),
@@ -265,7 +268,7 @@ class SkipLSTM(wiring.Component):
         m.d.comb += [
             il.h_write.en.eq(h_valid), il.h_write.group.eq(h_group), il.h_write.row.eq(h_row),
             il.h_write.mask.eq(h_mask), il.h_write.count.eq(h_count),
-            fifo.w_en.eq(h_valid), fifo.w_data.eq(h_row),
+            fifo.w_en.eq(h0.valid), fifo.w_data.eq(new_h),
             il.done.eq(step_done),
         ]
         with m.If(step_done):
@@ -280,31 +283,42 @@ class SkipLSTM(wiring.Component):
             regs.skipped_add.eq(step_skipped),
         ]
 
-        # h output: each group moves from the FIFO into an output register when that is
-        # empty (so the FIFO's read never waits on tready), then leaves element by element,
-        # sign-extended; one idle beat between groups
-        ob = Signal(range(max(N, 2)), name="out_bit")
+        # h output: a FIFO word (P values) moves into a shift register, whose low value goes
+        # out, sign-extended; the next word follows as the last value of a word leaves, so
+        # the values leave back to back
+        ob = Signal(range(max(N, 2)), name="out_bit")      # value within the unit group
         og = Signal(range(max(hg, 2)), name="out_group")
-        out_word = Signal(N * hb, name="out_word")
+        oe = Signal(range(max(P, 2)), name="out_elem")     # value within the word
+        oe_last = Signal(init=int(P == 1), name="out_elem_last")
+        out_last = Signal(init=int(N * hg == 1), name="out_last")   # the value is h_t's last
+        out_word = Signal(P * hb, name="out_word")
         out_full = Signal(name="out_full")
-        m.d.comb += fifo.r_en.eq(~out_full)
-        with m.If(fifo.r_rdy & ~out_full):
-            m.d.sync += [out_word.eq(fifo.r_data), out_full.eq(1)]
-        # ... through a register slice to the port (the element select ends at flip-flops
-        # inside the core, not in the logic of whatever takes h)
+        # ... through a register slice to the port (the value leaves flip-flops inside the
+        # core, not the logic of whatever takes h)
         m.submodules.h_out = h_out = SkidBuffer(data.StructLayout(
             {"data": self.h_width, "last": 1}))
-        word = out_word.word_select(ob, hb).as_signed()
         m.d.comb += [
             h_out.i.valid.eq(out_full),
-            h_out.i.payload.data.eq(word),
-            h_out.i.payload.last.eq((og == hg - 1) & (ob == N - 1)),
+            h_out.i.payload.data.eq(out_word[:hb].as_signed()),
+            h_out.i.payload.last.eq(out_last),
             self.m_axis_h_tvalid.eq(h_out.o.valid), self.m_axis_h_tdata.eq(h_out.o.payload.data),
             self.m_axis_h_tlast.eq(h_out.o.payload.last), h_out.o.ready.eq(self.m_axis_h_tready),
         ]
-        with m.If(h_out.i.valid & h_out.i.ready):
+        sent = h_out.i.valid & h_out.i.ready
+        m.d.comb += fifo.r_en.eq(~out_full | (sent & oe_last))
+        with m.If(fifo.r_en & fifo.r_rdy):
+            m.d.sync += [out_word.eq(fifo.r_data), out_full.eq(1), oe.eq(0),
+                         oe_last.eq(P == 1)]
+        with m.Elif(sent):
+            m.d.sync += [out_word.eq(out_word[hb:]), oe.eq(oe + 1), oe_last.eq(oe == P - 2)]
+            with m.If(oe_last):
+                m.d.sync += out_full.eq(0)
+        # whether the value after this one is h_t's last (group hg - 1, value N - 1)
+        next_last_in_group = (og == hg - 1) & (ob == N - 2) if N > 1 else 0
+        next_last_across = ((og == hg - 2) if hg > 1 else 1) if N == 1 else 0
+        with m.If(sent):
+            m.d.sync += [ob.eq(ob + 1), out_last.eq(next_last_in_group)]
             with m.If(ob == N - 1):
-                m.d.sync += [ob.eq(0), og.eq(Mux(og == hg - 1, 0, og + 1)), out_full.eq(0)]
-            with m.Else():
-                m.d.sync += ob.eq(ob + 1)
+                m.d.sync += [ob.eq(0), og.eq(Mux(og == hg - 1, 0, og + 1)),
+                             out_last.eq(next_last_across)]
         return m

@@ -18,13 +18,17 @@ class TopBench:
     """Owns a ``SkipLSTM`` in the Amaranth simulator.
 
     ``run(main)`` runs the async ``main(tb, ctx)`` next to an h collector that stores each
-    beat as ``(value, tlast)`` in ``self.h``; ``self.rst`` is the synchronous reset.
+    beat as ``(value, tlast)`` in ``self.h`` and the cycle it was taken in ``self.h_cycles``;
+    it drives ``m_axis_h_tready`` from ``self.h_ready`` (read every cycle). ``self.rst`` is the
+    synchronous reset.
     """
 
     def __init__(self, cfg, params=None):
         self.cfg = cfg
         self.dut = SkipLSTM(cfg, params)
         self.h = []
+        self.h_cycles = []
+        self.h_ready = True
 
     # -- AXI4-Lite -----------------------------------------------------------------------
 
@@ -103,11 +107,15 @@ class TopBench:
 
     async def _collect(self, ctx):
         d = self.dut
-        ctx.set(d.m_axis_h_tready, 1)
-        async for _, _, valid, data, last in ctx.tick().sample(
-                d.m_axis_h_tvalid, d.m_axis_h_tdata, d.m_axis_h_tlast):
-            if valid:
+        ctx.set(d.m_axis_h_tready, self.h_ready)
+        cycle = 0
+        async for _, _, valid, ready, data, last in ctx.tick().sample(
+                d.m_axis_h_tvalid, d.m_axis_h_tready, d.m_axis_h_tdata, d.m_axis_h_tlast):
+            if valid and ready:
                 self.h.append((from_unsigned(data, self.dut.h_width), bool(last)))
+                self.h_cycles.append(cycle)
+            cycle += 1
+            ctx.set(d.m_axis_h_tready, self.h_ready)
 
     def run(self, main, vcd=None):
         top = Module()

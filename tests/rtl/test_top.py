@@ -89,6 +89,32 @@ def test_sparse_and_dense_give_identical_h(rng):
     assert results[0] == results[1]
 
 
+@pytest.mark.parametrize("name", ["X3H32N16P4", "X3H8N8"])
+def test_h_held_back_then_leaves_back_to_back(rng, name):
+    """With tready low until two steps are done (the FIFO then holds 2H values), the values
+    leave one per cycle, across words, unit groups and steps, bit-exact."""
+    cfg = CONFIGS[name]
+    sc = Scenario(cfg, random_params(rng, cfg), random_sequences(rng, cfg, [2], density=0.6),
+                  theta=1 << (cfg.formats.state.frac - 3))
+    tb = TopBench(cfg)
+    tb.h_ready = False
+
+    async def main(tb, ctx):
+        await tb.send_w(ctx, sc.weight_beats())
+        await tb.write(ctx, "THRESHOLD", sc.theta)
+        await tb.send_sequence(ctx, sc.sequences[0])
+        while await tb.read(ctx, "STEPS") < 2:
+            pass
+        assert not tb.h
+        tb.h_ready = True
+        await tb.wait_h(ctx, 2 * cfg.hidden_size)
+
+    tb.run(main)
+    compare(tb, sc.expected()[0], cfg.hidden_size)
+    gaps = np.diff(tb.h_cycles)
+    assert (gaps == 1).all(), f"gaps after values {np.flatnonzero(gaps != 1).tolist()}"
+
+
 def test_baked_weights_need_no_load(rng):
     cfg = CONFIGS["X3H8N2"]
     sc = Scenario(cfg, random_params(rng, cfg), random_sequences(rng, cfg, [3]), theta=100)
