@@ -61,7 +61,7 @@ class ColumnIssue(wiring.Component):
 
     Members
     -------
-    start, sparse, fresh, n_x, n_h : latched at ``start``; pad : latched the cycle after.
+    start, sparse, fresh, n_x, n_h : latched at ``start``; pad : latched two cycles after.
     x_list, h_list : ``Out(interfaces.list_read)``, list reads (combinational, from
         ``IndexList``).
     column : ``Out(interfaces.column)``, the column, to the lanes.
@@ -196,8 +196,8 @@ class ColumnIssue(wiring.Component):
             # the loop's registers), and from there to the loop in the next cycle
             m.d.sync += copy(nxt, fetched) + copy(e0, fetched) + advance() + [load0.eq(0),
                                                                               load1.eq(1)]
-            m.d.sync += [pad.eq(self.pad), wait.eq(self.pad), waiting.eq(self.pad != 0)]
         with m.Elif(load1):
+            m.d.sync += [pad.eq(self.pad), wait.eq(self.pad), waiting.eq(self.pad != 0)]
             m.d.sync += load(nxt) + copy(nxt, fetched) + copy(e1, fetched) + advance() + [
                 load1.eq(0), run.eq(1)]
             m.d.sync += [rp2.eq(rp + 1), rp2_x.eq(rp_x & (xp + 1 != n_x)),

@@ -187,10 +187,15 @@ class SkipLSTM(wiring.Component):
         # a sequence start: tuser, CLEAR_STATE (now or since the last step), or a complete
         # parameter load (``pending_clear``, set the cycle ``loaded`` pulses: a step never
         # starts in that cycle, the load kept ``active`` high the cycle before)
-        fresh_now = il.rd_x_fresh | pending_clear | regs.clear_state | loader.loaded
-        nnz_now = Mux(regs.sparse, il.rd_x_nnz + Mux(fresh_now, 0, il.next_h_nnz), cfg.columns)
+        fresh_now = il.rd_x_fresh | pending_clear | regs.clear_state
+        # the step's nnz: its parts latched at start, the sum registered the cycle after
+        sparse_s = Signal(name="sparse_step")
+        x_nnz = Signal.like(il.rd_x_nnz, name="x_nnz_step")
+        h_nnz = Signal.like(il.next_h_nnz, name="h_nnz_step")
+        m.d.sync += step_nnz.eq(Mux(sparse_s, x_nnz + Mux(fresh, 0, h_nnz), cfg.columns))
         # a row lasts at least min_columns cycles: the idle cycles before each row
-        # (from the step's nnz registered at start: the issue takes it one cycle later)
+        # (from the step's nnz, registered a cycle after start: the issue takes the padding
+        # two cycles after start)
         cols = Mux(step_nnz == 0, 1, step_nnz)
         pad = Mux(cols < S, S - cols, 0) if S > 1 else 0
         m.d.comb += [
@@ -206,7 +211,8 @@ class SkipLSTM(wiring.Component):
         m.d.sync += step_skipped.eq(cfg.columns - step_nnz)
         with m.If(start):
             m.d.sync += [busy.eq(1), fresh.eq(fresh_now), theta.eq(regs.theta),
-                         step_nnz.eq(nnz_now), pending_clear.eq(0)]
+                         sparse_s.eq(regs.sparse), x_nnz.eq(il.rd_x_nnz),
+                         h_nnz.eq(il.next_h_nnz), pending_clear.eq(0)]
         with m.If((regs.clear_state | loader.loaded) & ~start):
             m.d.sync += pending_clear.eq(1)
 
