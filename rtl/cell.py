@@ -219,13 +219,16 @@ class CellUnit(wiring.Component):
         theta_r = Signal(unsigned(f.state.bits), name="theta_r")
         neg_theta = Signal(signed(f.state.bits + 1), name="neg_theta")
         m.d.sync += [theta_r.eq(self.theta), neg_theta.eq(-self.theta)]
-        h16, small16 = Signal(signed(f.state.bits), name="h16"), Signal(name="small16")
+        # (each comparison, and h != 0, into its own register: one carry chain per path)
+        h16 = Signal(signed(f.state.bits), name="h16")
+        below16, above16, nz16 = Signal(name="below16"), Signal(name="above16"), Signal(name="nz16")
         v16 = Signal(name="v16")
         js16 = Signal(uw + sw, name="js16")
-        m.d.sync += [h16.eq(h15), small16.eq((h15 < theta_r) & (h15 > neg_theta)),
-                     v16.eq(v15), js16.eq(js15)]
+        m.d.sync += [h16.eq(h15), below16.eq(h15 < theta_r), above16.eq(h15 > neg_theta),
+                     nz16.eq(h15 != 0), v16.eq(v15), js16.eq(js15)]
+        small16 = below16 & above16
         h = self.h.payload
         m.d.sync += [h.data.eq(Mux(small16, 0, h16)), self.h.valid.eq(v16),
                      h.unit.eq(js16[:uw]), h.slot.eq(js16[uw:]),
-                     h.nz.eq(~small16 & (h16 != 0))]
+                     h.nz.eq(~small16 & nz16)]
         return m
