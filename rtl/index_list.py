@@ -260,10 +260,11 @@ class IndexList(wiring.Component):
         kind1, zero1 = Signal(name="kind1"), Signal(name="zero1")
         bit1 = Signal(range(max(N, 2)), name="bit1")
         m.d.sync += [kind1.eq(el.kind), zero1.eq(el.zero), bit1.eq(el.bit)]
-        # cycle 2: the x word in its output register; of the h group, the chunk of 8 words
-        # holding the element (the selection is split over cycles 2 and 3)
+        # cycle 2: the x word in its output register; of the h group, the chunk of 4 words
+        # holding the element (the selection is split over cycles 2 and 3; the 4-to-1 half
+        # is the one that shares cycle 3 with the x / h / zero choice)
         assert WeightBank.latency == 2
-        lo = min(3, ceil_log2(max(N, 2)))
+        lo = min(2, ceil_log2(max(N, 2)))
         chunk_w = (1 << lo) * hb
         n_chunks = -(-N // (1 << lo))
         h_words = Cat(hmem_r.data, Const(0, n_chunks * chunk_w - N * hb))
