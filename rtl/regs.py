@@ -1,7 +1,10 @@
 """AXI4-Lite control/status registers and performance counters (docs/contract.md section 4;
 offsets, fields and reset values from ``golden.interface``)."""
 
-from amaranth.hdl import Module, Signal, unsigned
+from functools import reduce
+from operator import or_
+
+from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -9,6 +12,11 @@ from golden.interface import (ARCH_BAKED, FIELDS, ID_VALUE, RESET, WRITABLE, Ctr
                               Resp, StatusBit, bit)
 
 __all__ = ["Registers", "axil_ports"]
+
+
+def _or(values):
+    """The OR of Amaranth values."""
+    return reduce(or_, values)
 
 
 def axil_ports():
@@ -102,38 +110,36 @@ class Registers(wiring.Component):
         with m.Elif(clear_perr):
             m.d.sync += perr.eq(0)
 
-        # Read channel: the address is registered, the register read the cycle after (the
-        # response two cycles after the handshake; no path from the port to the counters)
+        # Read channel: the address is decoded into one flag per register as it is taken,
+        # the register read the cycle after (the response two cycles after the handshake; no
+        # path from the port to the counters, and the read an AND-OR of the flags)
         rd_pending = Signal(name="rd_pending")
-        rd_addr = Signal.like(self.s_axil_araddr, name="rd_addr")
+        arch = FIELDS["ARCH.LANES"].put(cfg.lanes) | (ARCH_BAKED if self.baked else 0)
+        shape = (FIELDS["SHAPE.INPUT_SIZE"].put(cfg.input_size)
+                 | FIELDS["SHAPE.HIDDEN_SIZE"].put(cfg.hidden_size))
+        # one-bit fields at bit 0 are read without a shift (the netlist stays as it was)
+        assert bit(StatusBit.BUSY) == 0 and bit(Ctrl.SPARSE) == 0
+        status = self.busy | (perr << bit(StatusBit.PROTOCOL_ERROR))
+        values = {
+            Reg.ID: ID_VALUE, Reg.SHAPE: shape, Reg.ARCH: arch,
+            Reg.CTRL: self.sparse, Reg.THRESHOLD: self.theta,
+            Reg.STATUS: status,
+            Reg.CYCLES_LO: cycles[:32], Reg.CYCLES_HI: cycles_hi, Reg.STEPS: steps,
+            Reg.COLUMNS: columns, Reg.SKIPPED: skipped,
+        }
+        rd_hit = {reg: Signal(name=f"rd_{reg.name.lower()}") for reg in values}
         m.d.comb += self.s_axil_arready.eq(~self.s_axil_rvalid & ~rd_pending)
         m.d.sync += rd_pending.eq(self.s_axil_arvalid & self.s_axil_arready)
         with m.If(self.s_axil_arvalid & self.s_axil_arready):
-            m.d.sync += rd_addr.eq(self.s_axil_araddr)
+            m.d.sync += [hit.eq(self.s_axil_araddr == reg) for reg, hit in rd_hit.items()]
         with m.If(rd_pending):
-            m.d.sync += [self.s_axil_rvalid.eq(1), self.s_axil_rresp.eq(Resp.OKAY),
-                         self.s_axil_rdata.eq(0)]
-            arch = FIELDS["ARCH.LANES"].put(cfg.lanes) | (ARCH_BAKED if self.baked else 0)
-            shape = (FIELDS["SHAPE.INPUT_SIZE"].put(cfg.input_size)
-                     | FIELDS["SHAPE.HIDDEN_SIZE"].put(cfg.hidden_size))
-            # one-bit fields at bit 0 are read without a shift (the netlist stays as it was)
-            assert bit(StatusBit.BUSY) == 0 and bit(Ctrl.SPARSE) == 0
-            status = self.busy | (perr << bit(StatusBit.PROTOCOL_ERROR))
-            values = {
-                Reg.ID: ID_VALUE, Reg.SHAPE: shape, Reg.ARCH: arch,
-                Reg.CTRL: self.sparse, Reg.THRESHOLD: self.theta,
-                Reg.STATUS: status,
-                Reg.CYCLES_LO: cycles[:32], Reg.CYCLES_HI: cycles_hi, Reg.STEPS: steps,
-                Reg.COLUMNS: columns, Reg.SKIPPED: skipped,
-            }
-            with m.Switch(rd_addr):
-                for reg, value in values.items():
-                    with m.Case(reg):
-                        m.d.sync += self.s_axil_rdata.eq(value)
-                        if reg is Reg.CYCLES_LO:
-                            m.d.sync += cycles_hi.eq(cycles[32:])
-                with m.Default():
-                    m.d.sync += self.s_axil_rresp.eq(Resp.SLVERR)
+            m.d.sync += [
+                self.s_axil_rvalid.eq(1),
+                self.s_axil_rresp.eq(Mux(_or(rd_hit.values()), Resp.OKAY, Resp.SLVERR)),
+                self.s_axil_rdata.eq(_or(Mux(hit, values[reg], 0) for reg, hit in rd_hit.items())),
+            ]
+            with m.If(rd_hit[Reg.CYCLES_LO]):
+                m.d.sync += cycles_hi.eq(cycles[32:])
         with m.Elif(self.s_axil_rvalid & self.s_axil_rready):
             m.d.sync += self.s_axil_rvalid.eq(0)
         return m
