@@ -39,9 +39,10 @@ drain          N/P       the N row results in the lanes' result registers, then 
                          ones N/P cycles after the row ends)
 round          2         row result registered in the cell unit; accumulator ->
                          activation input, round half up, saturate
-activation     7         segment (table address) registered, table read, table word
-                         register, slope x offset (multiplier input and product
-                         registers), interpolate, tanh fix-up
+activation     7         segment (table address) registered, table read (read and output
+                         registers), table word in a fabric register, slope x offset
+                         (multiplier input and product registers), interpolate with the
+                         tanh fix-up
 cell           5         the slot's i, f, g, c, o selected; f*c and i*g (multiplier input
                          and product registers); exact sum; one rounding, saturate,
                          c written

@@ -36,9 +36,10 @@ class Activation(wiring.Component):
     t_addr, t_data : the table read (``external_table`` only).
     """
 
-    #: segment register, table read, table word register, multiply (``Multiplier.latency``:
-    #: its input and product registers), interpolate, tanh fix-up
-    latency = 1 + 2 + Multiplier.latency + 2
+    #: segment register, table read (its read and output registers), a fabric register for
+    #: the table word, multiply (``Multiplier.latency``: its input and product registers),
+    #: interpolate with the tanh fix-up
+    latency = 1 + 2 + 1 + Multiplier.latency + 1
 
     def __init__(self, act_input, gate, segments, tag_width=1, target="generic",
                  external_table=False):
@@ -94,18 +95,23 @@ class Activation(wiring.Component):
         v1, tanh1, tag1 = Signal(name="v1"), Signal(name="tanh1"), Signal(self.tag_width, name="tag1")
         m.d.sync += [t1.eq(t0), v1.eq(v0), tanh1.eq(tanh0), tag1.eq(tag0)]
 
-        # Stage 1: the table word in its output register
+        # Stage 1: the table word in the table's output register, then in a fabric register
+        # (the block RAM and the multiplier need not sit side by side)
         assert TableRom.latency == 2
-        base2, slope2 = t_data[:self._bw], t_data[self._bw:]
+        base2, slope2 = Signal(self._bw, name="base2"), Signal(self._sw, name="slope2")
         t2 = Signal(max(tb, 1), name="t2")
         v2, tanh2, tag2 = Signal(name="v2"), Signal(name="tanh2"), Signal(self.tag_width, name="tag2")
-        m.d.sync += [t2.eq(t1),
+        m.d.sync += [base2.eq(t_data[:self._bw]), slope2.eq(t_data[self._bw:]), t2.eq(t1),
                      v2.eq(v1), tanh2.eq(tanh1), tag2.eq(tag1)]
+        t2b = Signal(max(tb, 1), name="t2b")
+        v2b, tanh2b = Signal(name="v2b"), Signal(name="tanh2b")
+        tag2b = Signal(self.tag_width, name="tag2b")
+        m.d.sync += [t2b.eq(t2), v2b.eq(v2), tanh2b.eq(tanh2), tag2b.eq(tag2)]
 
         # Stage 2: slope times the offset in the segment, both unsigned (one more sign bit
         # for the signed multiplier), with its input and product registers
         m.submodules.mul = mul = Multiplier(self._sw + 1, max(tb, 1) + 1, target=self.target)
-        m.d.comb += [mul.op_a.eq(slope2), mul.op_b.eq(t2)]
+        m.d.comb += [mul.op_a.eq(slope2), mul.op_b.eq(t2b)]
         prod3 = mul.product[:self._sw + max(tb, 1)]
         # the base goes alongside as base 2^tb + 1/2 (its low bits are 0, so the half is
         # or-ed in): base + (prod + half) >> tb = (prod + base 2^tb + half) >> tb, one adder
@@ -113,7 +119,7 @@ class Activation(wiring.Component):
         bw = self._bw + tb
         base3 = Signal(bw, name="base3")
         v3, tanh3, tag3 = Signal(name="v3"), Signal(name="tanh3"), Signal(self.tag_width, name="tag3")
-        prev = (Cat(Const(rnd, tb), base2) if tb else base2, v2, tanh2, tag2)
+        prev = (Cat(Const(rnd, tb), base2) if tb else base2, v2b, tanh2b, tag2b)
         for n in range(Multiplier.latency):
             regs = (Signal(bw, name=f"base3_{n}"), Signal(name=f"v3_{n}"),
                     Signal(name=f"tanh3_{n}"), Signal(self.tag_width, name=f"tag3_{n}"))
@@ -121,15 +127,17 @@ class Activation(wiring.Component):
             prev = regs
         m.d.comb += [base3.eq(prev[0]), v3.eq(prev[1]), tanh3.eq(prev[2]), tag3.eq(prev[3])]
 
-        # Stage 3: interpolate, round half up
-        y4 = Signal(unsigned(gf + 2), name="y4")
-        v4, tanh4, tag4 = Signal(name="v4"), Signal(name="tanh4"), Signal(self.tag_width, name="tag4")
-        m.d.sync += [y4.eq((prod3 + base3) >> tb), v4.eq(v3), tanh4.eq(tanh3), tag4.eq(tag3)]
-
-        # Stage 4: tanh = 2 sigmoid(2a) - 1 (values in [-1, 1] fit the gate format)
-        one = 1 << gf
+        # Stage 3: interpolate, round half up; tanh = 2 sigmoid(2a) - 1 in the same cycle.
+        # The sigmoid y is in [0, 2^gf], so 2 y - 2^gf only shifts y up by one and sets its
+        # top two bits from y's (a function of at most four inputs per bit after the adder):
+        # y >> (gf - 1) = 0, 1, 2 gives -1, 0, 1, i.e. bits (gf + 1, gf) = 11, 00, 01.
+        y = Signal(unsigned(gf + 2), name="y3")
+        m.d.comb += y.eq((prod3 + base3) >> tb)
+        hi0 = ~y[gf - 1]
+        hi1 = ~y[gf] & ~y[gf - 1]
+        tanh_y = Cat(Const(0, 1), y[:gf - 1], hi0, hi1).as_signed()
         m.d.sync += [
-            self.o_data.eq(Mux(tanh4, (y4 << 1).as_signed() - one, y4.as_signed())),
-            self.o_valid.eq(v4), self.o_tag.eq(tag4),
+            self.o_data.eq(Mux(tanh3, tanh_y, y.as_signed())),
+            self.o_valid.eq(v3), self.o_tag.eq(tag3),
         ]
         return m
