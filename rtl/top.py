@@ -311,14 +311,16 @@ class SkipLSTM(wiring.Component):
             self.m_axis_h_tlast.eq(h_out.o.payload.last), h_out.o.ready.eq(self.m_axis_h_tready),
         ]
         sent = h_out.i.valid & h_out.i.ready
-        m.d.comb += fifo.r_en.eq(~out_full | (sent & oe_last))
-        with m.If(fifo.r_en & fifo.r_rdy):
-            m.d.sync += [out_word.eq(fifo.r_data), out_full.eq(1), oe.eq(0),
+        # the register takes the FIFO's read data whenever it is empty or sends its last
+        # value, and is full if the FIFO had a word (whether it had one reaches only
+        # out_full, not the enable of the P values)
+        load = ~out_full | (sent & oe_last)
+        m.d.comb += fifo.r_en.eq(load)
+        with m.If(load):
+            m.d.sync += [out_word.eq(fifo.r_data), out_full.eq(fifo.r_rdy), oe.eq(0),
                          oe_last.eq(P == 1)]
         with m.Elif(sent):
             m.d.sync += [out_word.eq(out_word[hb:]), oe.eq(oe + 1), oe_last.eq(oe == P - 2)]
-            with m.If(oe_last):
-                m.d.sync += out_full.eq(0)
         # whether the value after this one is h_t's last (group hg - 1, value N - 1)
         next_last_in_group = (og == hg - 1) & (ob == N - 2) if N > 1 else 0
         next_last_across = ((og == hg - 2) if hg > 1 else 1) if N == 1 else 0
