@@ -2,13 +2,13 @@
 
 from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from golden.layout import lane_images
 
 from .cell import CellUnit
 from .fanout import LaneFanout, fanout_groups
+from .fifo import RoomFIFO
 from .fixedpoint import sign_extends
 from .floorplan import DEVICES, lane_sites
 from .index_list import IndexList
@@ -93,8 +93,9 @@ class SkipLSTM(wiring.Component):
         m.submodules.issue = issue = ColumnIssue(cfg)
         m.submodules.loader = loader = ParamLoader(cfg, self.w_width)
         # h output FIFO: P values (one slot of the cell units) per word, 2H values in all, in
-        # distributed RAM
-        m.submodules.h_fifo = fifo = SyncFIFO(width=P * hb, depth=2 * hg * S)
+        # distributed RAM; a step starts only with room for its H values, so the writes need
+        # no "full" test
+        m.submodules.h_fifo = fifo = RoomFIFO(P * hb, 2 * hg * S)
         images = lane_images(cfg, self.params) if self.params is not None else [(None, None)] * N
         sites = lane_sites(cfg, Lane.bank_count(cfg), self.floorplan)
         lanes = []
