@@ -91,13 +91,15 @@ def test_sparse_and_dense_give_identical_h(rng):
 
 @pytest.mark.parametrize("name", ["X3H32N16P4", "X3H8N8"])
 def test_h_held_back_then_leaves_back_to_back(rng, name):
-    """With tready low until two steps are done (the FIFO then holds 2H values), the values
-    leave one per cycle, across words, unit groups and steps, bit-exact."""
+    """With tready low, the core stops after two steps (the FIFO then holds 2H values) and
+    loses nothing; released, the held values leave one per cycle, across words, unit groups
+    and steps, and every step's h is bit-exact."""
     cfg = CONFIGS[name]
-    sc = Scenario(cfg, random_params(rng, cfg), random_sequences(rng, cfg, [2], density=0.6),
+    sc = Scenario(cfg, random_params(rng, cfg), random_sequences(rng, cfg, [4], density=0.6),
                   theta=1 << (cfg.formats.state.frac - 3))
     tb = TopBench(cfg)
     tb.h_ready = False
+    steps = []
 
     async def main(tb, ctx):
         await tb.send_w(ctx, sc.weight_beats())
@@ -105,13 +107,17 @@ def test_h_held_back_then_leaves_back_to_back(rng, name):
         await tb.send_sequence(ctx, sc.sequences[0])
         while await tb.read(ctx, "STEPS") < 2:
             pass
+        # long enough for two more steps, were they allowed to start
+        await ctx.tick().repeat(4 * cycles.latency(cfg) + 8 * cfg.rows_per_lane * cfg.columns)
+        steps.append(await tb.read(ctx, "STEPS"))
         assert not tb.h
         tb.h_ready = True
-        await tb.wait_h(ctx, 2 * cfg.hidden_size)
+        await tb.wait_h(ctx, 4 * cfg.hidden_size)
 
     tb.run(main)
+    assert steps == [2]
     compare(tb, sc.expected()[0], cfg.hidden_size)
-    gaps = np.diff(tb.h_cycles)
+    gaps = np.diff(tb.h_cycles[:2 * cfg.hidden_size])
     assert (gaps == 1).all(), f"gaps after values {np.flatnonzero(gaps != 1).tolist()}"
 
 
