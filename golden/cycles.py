@@ -50,9 +50,10 @@ round_c        1         c -> activation input
 tanh           7         tanh(c), as above
 output         6         o*tanh(c) (multiplier input and product registers); round and
                          saturate; compare with theta; prune;
-                         the N h values of the unit group gathered; written to the
-                         output FIFO and handed to the index unit (h buffer and list
-                         written the cycle after, before the next step can start)
+                         the P values of each slot into the output FIFO and the
+                         gather register; the unit group's N h values handed to the
+                         index unit (h buffer and list written the cycle after, before
+                         the next step can start)
 =============  ========  ========================================================
 
 Throughput bounds outside a step (not counted in CYCLES): x arrives one element per beat
