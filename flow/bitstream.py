@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,6 +33,11 @@ from .generate import load_weights
 from .nextpnr import NEXTPNR_BOARD, fmax_from_log, yosys_keep_lane_registers
 
 __all__ = ["build_bitstream", "main"]
+
+
+def _read(path):
+    """A text file's contents, '' if it does not exist."""
+    return path.read_text() if path.exists() else ""
 
 
 def build_bitstream(cfg, weights=None, baud=DEFAULT_BAUD, out="build/bitstream",
@@ -48,25 +54,37 @@ def build_bitstream(cfg, weights=None, baud=DEFAULT_BAUD, out="build/bitstream",
     clk_hz = top.clk_hz
     divisor_for(clk_hz, baud)                     # a clear error before a long build
     name = f"{cfg.name}_ulx3s"
-    t0 = time.monotonic()
-    ULX3S_85F_Platform().build(top, name=name, build_dir=str(out),
-                               do_program=False,
-                               script_after_read=yosys_keep_lane_registers(name),
-                               nextpnr_opts=" ".join([f"--report {name}_report.json",
-                                                      *NEXTPNR_BOARD]))
-    seconds = time.monotonic() - t0
     out = Path(out)
-    log = (out / f"{name}.tim").read_text() if (out / f"{name}.tim").exists() else ""
-    fmax = fmax_from_log(log)
-    rep = json.loads((out / f"{name}_report.json").read_text())
+    # no bitstream, report or log of an earlier build may pass for this one's
+    for stale in (f"{name}.bit", f"{name}_report.json", f"{name}.tim"):
+        (out / stale).unlink(missing_ok=True)
+    t0 = time.monotonic()
+    try:
+        ULX3S_85F_Platform().build(top, name=name, build_dir=str(out),
+                                   do_program=False,
+                                   script_after_read=yosys_keep_lane_registers(name),
+                                   nextpnr_opts=" ".join([f"--report {name}_report.json",
+                                                          *NEXTPNR_BOARD]))
+    except subprocess.CalledProcessError:
+        # nextpnr stops with an error when the clock constraint is not met: that is a
+        # result (the caller tries a lower frequency); any other failure is not
+        fmax = fmax_from_log(_read(out / f"{name}.tim"))
+        if not fmax or min(fmax.values()) >= clk_hz / 1e6 - 1e-6:
+            raise
+    seconds = time.monotonic() - t0
+    fmax = fmax_from_log(_read(out / f"{name}.tim"))
+    built = (out / f"{name}.bit").exists()
+    rep = json.loads(_read(out / f"{name}_report.json") or "{}")
     util = {k: v for k, v in rep.get("utilization", {}).items()
             if k in ("TRELLIS_COMB", "TRELLIS_FF", "DP16KD", "MULT18X18D", "TRELLIS_IO")}
     report = {
-        "bitstream": str(out / f"{name}.bit"), "board": "ULX3S-85F (LFE5U-85F, CABGA381, speed 6)",
+        "bitstream": str(out / f"{name}.bit") if built else None,
+        "board": "ULX3S-85F (LFE5U-85F, CABGA381, speed 6)",
         "config": cfg.to_dict(), "weights": str(weights) if weights else None,
         "clock_mhz": clk_hz / 1e6, "pll": top.pll, "baud": baud,
         "divisor": divisor_for(clk_hz, baud),
-        "fmax_mhz": fmax, "timing_met": bool(fmax) and min(fmax.values()) >= clk_hz / 1e6 - 1e-6,
+        "fmax_mhz": fmax,
+        "timing_met": built and bool(fmax) and min(fmax.values()) >= clk_hz / 1e6 - 1e-6,
         "utilisation": util, "seconds": round(seconds, 1),
     }
     reports = Path(reports)
@@ -75,7 +93,8 @@ def build_bitstream(cfg, weights=None, baud=DEFAULT_BAUD, out="build/bitstream",
     u = {k: f"{v['used']} / {v['available']}" for k, v in util.items()}
     (reports / "bitstream.md").write_text("\n".join([
         "# ULX3S-85F bitstream", "",
-        f"- bitstream: `{report['bitstream']}` ({report['seconds']} s to build)",
+        f"- bitstream: `{report['bitstream']}` ({report['seconds']} s to build)" if built else
+        f"- no bitstream: timing not met at this clock ({report['seconds']} s to find out)",
         f"- core clock: {report['clock_mhz']:g} MHz "
         f"({'EHXPLLL from clk25' if top.pll else 'clk25'}); UART {baud} baud, divisor "
         f"{report['divisor']}",

@@ -7,6 +7,7 @@ The ECP5 cells run as the behavioural models of ``sim/ecp5_models.py``."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -275,3 +276,49 @@ def test_bitstream_frequencies_follow_the_out_of_context_fmax(tmp_path):
     assert default_frequencies(cfg, path) == [78.0, 67.0, 25.0]
     assert default_frequencies(cfg.replace(lanes=8), path) == [25.0]
     assert default_frequencies(cfg, tmp_path / "missing.json") == [25.0]
+
+
+def test_bitstream_tries_the_next_frequency_when_timing_fails(tmp_path, monkeypatch):
+    """nextpnr stops with an error when a clock constraint is not met; the flow records the
+    attempt (no bitstream, nothing stale left to pass for one) and builds at the next
+    frequency. Another tool failure is not taken for a timing result."""
+    import subprocess
+    from amaranth_boards.ulx3s import ULX3S_85F_Platform
+    from flow import bitstream
+
+    outcomes = iter([95.2, 81.0])             # the achieved Fmax of each build, in order
+
+    def fake_build(self, top, name, build_dir, **kwargs):
+        out = Path(build_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        fmax, target = next(outcomes), top.clk_hz / 1e6
+        met = fmax >= target
+        (out / f"{name}.tim").write_text(
+            f"Info: Max frequency for clock 'clk': {fmax} MHz "
+            f"({'PASS' if met else 'FAIL'} at {target:.2f} MHz)\n")
+        if not met:
+            raise subprocess.CalledProcessError(1, ["sh", f"build_{name}.sh"])
+        (out / f"{name}.bit").write_bytes(b"bits")
+        (out / f"{name}_report.json").write_text(json.dumps({"utilization": {}}))
+
+    monkeypatch.setattr(ULX3S_85F_Platform, "build", fake_build)
+    monkeypatch.chdir(tmp_path)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('name = "f"\ninput_size = 3\nhidden_size = 8\nlanes = 2\n')
+    (tmp_path / "bits").mkdir()
+    (tmp_path / "bits" / "f_ulx3s.bit").write_bytes(b"stale")
+    assert bitstream.main(["--config", str(cfg), "--weights", "", "--out", "bits",
+                           "--mhz", "100,80"]) == 0
+    rep = json.loads((tmp_path / "build" / "reports" / "bitstream.json").read_text())
+    assert [(a["requested_mhz"], a["timing_met"]) for a in rep["attempts"]] == \
+        [(100.0, False), (80.0, True)]
+    assert rep["bitstream"] == "bits/f_ulx3s.bit"
+    assert (tmp_path / "bits" / "f_ulx3s.bit").read_bytes() == b"bits"
+
+    def crash(self, top, name, build_dir, **kwargs):
+        raise subprocess.CalledProcessError(1, ["sh", f"build_{name}.sh"])   # no timing log
+
+    monkeypatch.setattr(ULX3S_85F_Platform, "build", crash)
+    with pytest.raises(subprocess.CalledProcessError):
+        bitstream.main(["--config", str(cfg), "--weights", "", "--out", "bits", "--mhz", "80"])
+    assert not (tmp_path / "bits" / "f_ulx3s.bit").exists()
