@@ -94,6 +94,7 @@ class UARTBridge(wiring.Component):
         cmd = Signal(8, name="cmd")
         length = Signal(16, name="length")
         idx = Signal(16, name="idx")
+        length_last = Signal(16, name="length_last")        # length - 1, set in LEN_CHECK
         crc = Signal(8, name="crc")
         arg = Array(Signal(8, name=f"arg{i}") for i in range(5))
         # element counts of the payload after its flags byte, for x and parameter words
@@ -105,6 +106,8 @@ class UARTBridge(wiring.Component):
         # Execution and response state
         status = Signal(8, name="status")
         rlen = Signal(16, name="rlen")
+        rlen_last = Signal(16, name="rlen_last")            # rlen - 1, registered with rlen
+        rlen_zero = Signal(name="rlen_zero")                # rlen == 0, likewise
         resp = Array(Signal(8, name=f"resp{i}") for i in range(8))
         k = Signal(16, name="k")
         is_w = Signal(name="is_w")
@@ -122,7 +125,8 @@ class UARTBridge(wiring.Component):
         m.d.sync += [self.frame_ok.eq(0), self.frame_bad.eq(0)]
 
         def respond(code, n=0):
-            return [status.eq(code), rlen.eq(n), k.eq(0)]
+            return [status.eq(code), rlen.eq(n), rlen_last.eq(n - 1), rlen_zero.eq(n == 0),
+                    k.eq(0)]
 
         with m.FSM(name="bridge_fsm"):
             # ---- request reception ----
@@ -157,6 +161,7 @@ class UARTBridge(wiring.Component):
                                  mod_x.eq(0), mod_w.eq(0), n_x.eq(0), n_w.eq(0)]
                     m.next = "LEN_CHECK"
             with m.State("LEN_CHECK"):
+                m.d.sync += length_last.eq(length - 1)
                 m.next = "PAYLOAD"
                 with m.If(length == 0):
                     m.next = "CRC"
@@ -177,7 +182,7 @@ class UARTBridge(wiring.Component):
                         with m.Else():
                             m.d.sync += mod_w.eq(mod_w + 1)
                     m.d.sync += [crc.eq(crc8_next(crc, b)), idx.eq(idx + 1)]
-                    with m.If(idx == length - 1):
+                    with m.If(idx == length_last):
                         m.next = "CRC"
             with m.State("CRC"):
                 timeout_guard()
@@ -316,7 +321,7 @@ class UARTBridge(wiring.Component):
             with m.State("FILL"):
                 m.d.comb += [wr.en.eq(1), wr.addr.eq(k), wr.data.eq(resp[k[:3]])]
                 m.d.sync += k.eq(k + 1)
-                with m.If(k == rlen - 1):
+                with m.If(k == rlen_last):
                     m.d.sync += k.eq(0)
                     m.next = "TX_SYNC"
 
@@ -337,7 +342,7 @@ class UARTBridge(wiring.Component):
             with m.State("TX_LEN1"):
                 m.d.sync += k.eq(0)
                 send(rlen[8:], "TX_RD")
-                with m.If(self.tx_ready & (rlen == 0)):
+                with m.If(self.tx_ready & rlen_zero):
                     m.next = "TX_CRC"
             with m.State("TX_RD"):
                 m.d.comb += rd.addr.eq(k)
@@ -350,7 +355,7 @@ class UARTBridge(wiring.Component):
                 send(rdata, "TX_RD")
                 with m.If(self.tx_ready):
                     m.d.sync += k.eq(k + 1)
-                    with m.If(k == rlen - 1):
+                    with m.If(k == rlen_last):
                         m.next = "TX_CRC"
             with m.State("TX_CRC"):
                 send(crc, "IDLE", with_crc=False)
