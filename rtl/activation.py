@@ -92,7 +92,8 @@ class Activation(wiring.Component):
                      tanh0.eq(self.i_tanh), tag0.eq(self.i_tag)]
         m.d.comb += t_addr.eq(seg0)
         t1 = Signal(max(tb, 1), name="t1")
-        v1, tanh1, tag1 = Signal(name="v1"), Signal(name="tanh1"), Signal(self.tag_width, name="tag1")
+        v1, tanh1 = Signal(name="v1"), Signal(name="tanh1")
+        tag1 = Signal(self.tag_width, name="tag1")
         m.d.sync += [t1.eq(t0), v1.eq(v0), tanh1.eq(tanh0), tag1.eq(tag0)]
 
         # Stage 1: the table word in the table's output register, then in a fabric register
@@ -100,7 +101,8 @@ class Activation(wiring.Component):
         assert TableRom.latency == 2
         base2, slope2 = Signal(self._bw, name="base2"), Signal(self._sw, name="slope2")
         t2 = Signal(max(tb, 1), name="t2")
-        v2, tanh2, tag2 = Signal(name="v2"), Signal(name="tanh2"), Signal(self.tag_width, name="tag2")
+        v2, tanh2 = Signal(name="v2"), Signal(name="tanh2")
+        tag2 = Signal(self.tag_width, name="tag2")
         m.d.sync += [base2.eq(t_data[:self._bw]), slope2.eq(t_data[self._bw:]), t2.eq(t1),
                      v2.eq(v1), tanh2.eq(tanh1), tag2.eq(tag1)]
         t2b = Signal(max(tb, 1), name="t2b")
@@ -118,7 +120,8 @@ class Activation(wiring.Component):
         rnd = (1 << (tb - 1)) if tb else 0
         bw = self._bw + tb
         base3 = Signal(bw, name="base3")
-        v3, tanh3, tag3 = Signal(name="v3"), Signal(name="tanh3"), Signal(self.tag_width, name="tag3")
+        v3, tanh3 = Signal(name="v3"), Signal(name="tanh3")
+        tag3 = Signal(self.tag_width, name="tag3")
         prev = (Cat(Const(rnd, tb), base2) if tb else base2, v2b, tanh2b, tag2b)
         for n in range(Multiplier.latency):
             regs = (Signal(bw, name=f"base3_{n}"), Signal(name=f"v3_{n}"),
