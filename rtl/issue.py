@@ -7,6 +7,7 @@ from amaranth.utils import ceil_log2
 
 from . import interfaces
 from .interfaces import Geometry
+from .reduce import or_all
 
 __all__ = ["ColumnIssue"]
 
@@ -19,14 +20,6 @@ def _sum(values):
         terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
                  for i in range(0, len(terms), 2)]
     return terms[0] if terms else Const(0, 1)
-
-
-def _or_all(values, width):
-    """OR of a list of values, ``width`` bits."""
-    out = Const(0, width)
-    for v in values:
-        out = out | v
-    return out[:width]
 
 
 def _select_small(chunk, j, width):
@@ -273,10 +266,10 @@ class ColumnIssue(wiring.Component):
         sel = [geb[k] & ~geb[k + 1] for k in range(K)]
         cw = ceil_log2(max(K, 2))
         r4 = stage(5, {
-            "chunk": _or_all([Mux(sel[k], r3["mask"][k * W:(k + 1) * W], 0) for k in range(K)],
+            "chunk": or_all([Mux(sel[k], r3["mask"][k * W:(k + 1) * W], 0) for k in range(K)],
                              W),
-            "rel": _or_all([Mux(sel[k], r3[f"rel{k}"], 0) for k in range(K)], ww),
-            "c": _or_all([Mux(sel[k], k, 0) for k in range(K)], cw),
+            "rel": or_all([Mux(sel[k], r3[f"rel{k}"], 0) for k in range(K)], ww),
+            "c": or_all([Mux(sel[k], k, 0) for k in range(K)], cw),
         })
         # 6: the bit within the chunk
         bit = (r4["c"] * W + _select_small(r4["chunk"], r4["rel"], W))[:ceil_log2(max(N, 2))]

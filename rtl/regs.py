@@ -1,9 +1,6 @@
 """AXI4-Lite control/status registers and performance counters (docs/contract.md section 4;
 offsets, fields and reset values from ``golden.interface``)."""
 
-from functools import reduce
-from operator import or_
-
 from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -11,12 +8,9 @@ from amaranth.lib.wiring import In, Out
 from golden.interface import (ARCH_BAKED, FIELDS, ID_VALUE, RESET, WRITABLE, Ctrl, Reg,
                               Resp, StatusBit, bit)
 
+from .reduce import or_all
+
 __all__ = ["Registers", "axil_ports"]
-
-
-def _or(values):
-    """The OR of Amaranth values."""
-    return reduce(or_, values)
 
 
 def axil_ports():
@@ -117,7 +111,7 @@ class Registers(wiring.Component):
         arch = FIELDS["ARCH.LANES"].put(cfg.lanes) | (ARCH_BAKED if self.baked else 0)
         shape = (FIELDS["SHAPE.INPUT_SIZE"].put(cfg.input_size)
                  | FIELDS["SHAPE.HIDDEN_SIZE"].put(cfg.hidden_size))
-        # one-bit fields at bit 0 are read without a shift (the netlist stays as it was)
+        # one-bit fields at bit 0 are read without a shift
         assert bit(StatusBit.BUSY) == 0 and bit(Ctrl.SPARSE) == 0
         status = self.busy | (perr << bit(StatusBit.PROTOCOL_ERROR))
         values = {
@@ -135,8 +129,9 @@ class Registers(wiring.Component):
         with m.If(rd_pending):
             m.d.sync += [
                 self.s_axil_rvalid.eq(1),
-                self.s_axil_rresp.eq(Mux(_or(rd_hit.values()), Resp.OKAY, Resp.SLVERR)),
-                self.s_axil_rdata.eq(_or(Mux(hit, values[reg], 0) for reg, hit in rd_hit.items())),
+                self.s_axil_rresp.eq(Mux(or_all(rd_hit.values()), Resp.OKAY, Resp.SLVERR)),
+                self.s_axil_rdata.eq(or_all(Mux(hit, values[reg], 0)
+                                            for reg, hit in rd_hit.items())),
             ]
             with m.If(rd_hit[Reg.CYCLES_LO]):
                 m.d.sync += cycles_hi.eq(cycles[32:])
