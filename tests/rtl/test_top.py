@@ -121,6 +121,25 @@ def test_h_held_back_then_leaves_back_to_back(rng, name):
     assert (gaps == 1).all(), f"gaps after values {np.flatnonzero(gaps != 1).tolist()}"
 
 
+def test_exact_zeros_without_pruning_are_skipped(rng):
+    """theta = 0 prunes nothing, so the cell units' nonzero flag alone decides which h values
+    are skipped: units whose g gate rows are all zero have c = 0 and h exactly 0 at every
+    step (skipped), the others rarely 0. h and the counters, COLUMNS and CYCLES included,
+    must equal golden."""
+    cfg = CONFIGS["X3H8N2"]
+    H = cfg.hidden_size
+    params = random_params(rng, cfg)
+    dead = np.arange(0, H, 3)                          # units 0, 3, 6
+    for arr in (params.w_ih, params.w_hh, params.b):
+        arr[2 * H + dead] = 0                           # gate g rows: g = tanh(0) = 0
+    sc = Scenario(cfg, params, random_sequences(rng, cfg, [5], density=0.8), theta=0)
+    want_h, want_counters = sc.expected()
+    assert all((h[:, dead] == 0).all() for h in want_h)
+    tb, out = run_scenario(sc)
+    compare(tb, want_h, H)
+    assert out["counters"] == want_counters
+
+
 def test_baked_weights_need_no_load(rng):
     cfg = CONFIGS["X3H8N2"]
     sc = Scenario(cfg, random_params(rng, cfg), random_sequences(rng, cfg, [3]), theta=100)
