@@ -43,15 +43,16 @@ class Bundle:
 
 
 def config_difference(bundle_cfg: Config, cfg: Config):
-    """What differs between two configurations apart from name, lane and cell-unit counts
-    (which do not change the arithmetic), as ``"field: bundle V, configuration W"`` lines."""
+    """What differs between two configurations apart from name, lane and cell-unit counts and
+    the overlap option (which do not change the arithmetic), as ``"field: bundle V,
+    configuration W"`` lines."""
     def flat(d, prefix=""):
         for k, v in d.items():
             if isinstance(v, dict):
                 yield from flat(v, f"{prefix}{k}.")
             else:
                 yield f"{prefix}{k}", v
-    skip = ("name", "lanes", "cell_units")
+    skip = ("name", "lanes", "cell_units", "overlap")
     theirs = dict(flat({k: v for k, v in bundle_cfg.to_dict().items() if k not in skip}))
     mine = dict(flat({k: v for k, v in cfg.to_dict().items() if k not in skip}))
     return [f"{k}: bundle {theirs.get(k)}, configuration {mine.get(k)}"

@@ -105,6 +105,9 @@ class Config:
     cell_units : P, shared activation / cell-update units (each takes one row result per
         cycle); a row then takes at least ``min_columns = N / P`` cycles. Default (None): the
         smallest divisor of N with ``N / P <= 16`` (64 lanes: 4; 16 or fewer: 1).
+    overlap : step t+1's x columns are computed while step t drains, into a partial sum per
+        gate row (``golden.cycles``); off by default (the cycle model of docs/contract.md
+        section 6 then holds as stated).
     formats : the user formats (:class:`Formats`; a mapping of them is converted).
     act_input : format of a gate pre-activation at the sigmoid/tanh input.
     gate : format of sigmoid/tanh outputs.
@@ -116,6 +119,7 @@ class Config:
     hidden_size: int = 256
     lanes: int = 64
     cell_units: int | None = None
+    overlap: bool = False
     formats: Formats = field(default_factory=Formats)
     act_input: Format = Format(15, 10)
     gate: Format = Format(16, 14)
@@ -203,7 +207,7 @@ class Config:
     def to_dict(self):
         return {
             "name": self.name, "input_size": self.input_size, "hidden_size": self.hidden_size,
-            "lanes": self.lanes, "cell_units": self.cell_units,
+            "lanes": self.lanes, "cell_units": self.cell_units, "overlap": self.overlap,
             "formats": self.formats.to_dict(),
             "internal": {"act_input": self.act_input.to_dict(), "gate": self.gate.to_dict(),
                          "act_segments": self.act_segments},
@@ -238,6 +242,8 @@ class Config:
             divisors = [d for d in range(1, n + 1) if n % d == 0]
             _fail("cell_units", p, f"must divide lanes={n} (each unit serves N/P lanes); "
                                    f"allowed: {divisors}")
+        if not isinstance(self.overlap, bool):
+            _fail("overlap", self.overlap, "must be true or false")
         if not isinstance(self.formats, Formats):
             _fail("formats", self.formats, "must be a table of the formats "
                                            f"{list(_USER_FORMATS)}")
@@ -286,7 +292,8 @@ def config_from_dict(data: dict) -> Config:
     """Build a validated :class:`Config` from the TOML structure (missing keys take defaults)."""
     if not isinstance(data, dict):
         _fail("<root>", data, "must be a table")
-    known = {"name", "input_size", "hidden_size", "lanes", "cell_units", "formats", "internal"}
+    known = {"name", "input_size", "hidden_size", "lanes", "cell_units", "overlap", "formats",
+             "internal"}
     unknown = sorted(set(data) - known)
     if unknown:
         _fail(unknown[0], data[unknown[0]], f"unknown key; allowed keys: {sorted(known)}")
@@ -295,8 +302,8 @@ def config_from_dict(data: dict) -> Config:
             raise ConfigError(f"config field '{key}' is missing: it is required (an integer in "
                               f"[1, 4096]; {_MEANING[key]}); the keys given are {sorted(data)}")
     default = Config()
-    kwargs = {k: data[k] for k in ("name", "input_size", "hidden_size", "lanes", "cell_units")
-              if k in data}
+    kwargs = {k: data[k] for k in ("name", "input_size", "hidden_size", "lanes", "cell_units",
+                                   "overlap") if k in data}
     fmts = dict(default.formats.items())
     user = data.get("formats", {})
     if not isinstance(user, dict):
