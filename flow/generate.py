@@ -26,7 +26,7 @@ from pathlib import Path
 from golden import cycles
 from golden.activation import measure_error
 from golden.config import DEFAULT_CONFIG, Config, load_config
-from golden.interface import ARCH_BAKED, ID_VALUE, REGISTERS, register_map
+from golden.interface import ARCH_BAKED, ARCH_OVERLAP, ID_VALUE, REGISTERS, register_map
 from golden.layout import N_GATES
 from golden.params import (ParamError, from_npz, load_quant_npz, param_order, quantize_params,
                            read_npz)
@@ -85,8 +85,10 @@ def manifest(cfg: Config, top, weights_info=None):
         "stream_widths": {"x": top.x_width, "h": top.h_width, "w": top.w_width},
         "registers": dict(REGISTERS),
         "register_map": register_map(),
-        "register_values": {"ID": ID_VALUE, "ARCH_build_options": {"16": "weights baked in",
-                                                                    "value": ARCH_BAKED}},
+        "register_values": {"ID": ID_VALUE, "ARCH_build_options": {
+            "16": "weights baked in", "value": ARCH_BAKED,
+            "17": "overlap option (x pass of a step during the previous step's drain)",
+            "value_17": ARCH_OVERLAP}},
         "param_order": param_order(cfg),
         "param_beats": N_GATES * cfg.hidden_size * (cfg.columns + 1),
         "cycle_model": cycles.describe(cfg),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 
 __all__ = ["ID_VALUE", "Reg", "REGISTERS", "Ctrl", "StatusBit", "Field", "FIELDS",
-           "ARCH_BAKED", "Resp", "register_map",
+           "ARCH_BAKED", "ARCH_OVERLAP", "Resp", "register_map",
            "SYNC_REQUEST", "SYNC_RESPONSE", "VERSION", "MAX_PAYLOAD", "Flag", "Cmd",
            "BridgeStatus", "STATUS_MEANING", "crc8", "crc8_byte", "CRC8_POLY", "WRITABLE",
            "RESET", "bit"]
@@ -55,10 +55,12 @@ class StatusBit(IntFlag):
 
 
 ARCH_BAKED = 1 << 16                       # ARCH bit 16: parameters baked in at generation
+ARCH_OVERLAP = 1 << 17                     # ARCH bit 17: built with the ``overlap`` option
 
 
 def bit(flag):
-    """The bit index of a one-bit flag (``Ctrl``, ``StatusBit``, ``Flag``, ``ARCH_BAKED``)."""
+    """The bit index of a one-bit flag (``Ctrl``, ``StatusBit``, ``Flag``, ``ARCH_BAKED``,
+    ``ARCH_OVERLAP``)."""
     value = int(flag)
     if value <= 0 or value & (value - 1):
         raise ValueError(f"{flag!r} is not a single bit")
@@ -83,19 +85,22 @@ class Field:
         return int(value) << self.lsb
 
 
-# Multi-bit fields (single-bit flags are ``Ctrl`` / ``StatusBit`` / ``ARCH_BAKED``).
+# Multi-bit fields (single-bit flags are ``Ctrl`` / ``StatusBit`` / ``ARCH_BAKED`` /
+# ``ARCH_OVERLAP``).
 FIELDS = {
     "SHAPE.INPUT_SIZE": Field(Reg.SHAPE, "INPUT_SIZE", 0, 16),
     "SHAPE.HIDDEN_SIZE": Field(Reg.SHAPE, "HIDDEN_SIZE", 16, 16),
     "ARCH.LANES": Field(Reg.ARCH, "LANES", 0, 16),
     "ARCH.BAKED": Field(Reg.ARCH, "BAKED", 16, 1),
+    "ARCH.OVERLAP": Field(Reg.ARCH, "OVERLAP", 17, 1),
 }
 
 # (access, reset value or None when set by the build / the hardware, meaning)
 _ACCESS = {
     Reg.ID: ("RO", ID_VALUE, "identification, \"SKL1\""),
     Reg.SHAPE: ("RO", None, "input_size [15:0], hidden_size [31:16]"),
-    Reg.ARCH: ("RO", None, "lanes [15:0]; bit 16: parameters baked in at generation"),
+    Reg.ARCH: ("RO", None, "lanes [15:0]; bit 16: parameters baked in at generation; bit 17: "
+                           "built with the overlap option"),
     Reg.CTRL: ("RW", int(Ctrl.SPARSE), "bit 0 SPARSE; bit 1 CLEAR_STATE and bit 2 "
                                         "CLEAR_COUNTERS: write 1, self-clearing (read 0)"),
     Reg.THRESHOLD: ("RW", 0, "theta, raw state-format magnitude"),

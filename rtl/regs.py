@@ -5,8 +5,8 @@ from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.interface import (ARCH_BAKED, FIELDS, ID_VALUE, RESET, WRITABLE, Ctrl, Reg,
-                              Resp, StatusBit, bit)
+from golden.interface import (ARCH_BAKED, ARCH_OVERLAP, FIELDS, ID_VALUE, RESET, WRITABLE,
+                              Ctrl, Reg, Resp, StatusBit, bit)
 
 from .reduce import or_all
 
@@ -108,7 +108,8 @@ class Registers(wiring.Component):
         # the register read the cycle after (the response two cycles after the handshake; no
         # path from the port to the counters, and the read an AND-OR of the flags)
         rd_pending = Signal(name="rd_pending")
-        arch = FIELDS["ARCH.LANES"].put(cfg.lanes) | (ARCH_BAKED if self.baked else 0)
+        arch = (FIELDS["ARCH.LANES"].put(cfg.lanes) | (ARCH_BAKED if self.baked else 0)
+                | (ARCH_OVERLAP if cfg.overlap else 0))
         shape = (FIELDS["SHAPE.INPUT_SIZE"].put(cfg.input_size)
                  | FIELDS["SHAPE.HIDDEN_SIZE"].put(cfg.hidden_size))
         # one-bit fields at bit 0 are read without a shift

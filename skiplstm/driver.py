@@ -16,7 +16,8 @@ import time
 
 import numpy as np
 
-from golden.interface import ARCH_BAKED, FIELDS, ID_VALUE, REGISTERS, Flag, StatusBit
+from golden.interface import (ARCH_BAKED, ARCH_OVERLAP, FIELDS, ID_VALUE, REGISTERS, Flag,
+                              StatusBit)
 
 from .protocol import (STATUS_MEANING, VERSION, Cmd, FrameDecoder, ProtocolError, Status,
                        encode_request, name_of)
@@ -170,7 +171,8 @@ class Device:
         shape, arch = self.read_reg("SHAPE"), self.read_reg("ARCH")
         self.shape = {"input_size": FIELDS["SHAPE.INPUT_SIZE"].get(shape),
                       "hidden_size": FIELDS["SHAPE.HIDDEN_SIZE"].get(shape),
-                      "lanes": FIELDS["ARCH.LANES"].get(arch), "baked": bool(arch & ARCH_BAKED)}
+                      "lanes": FIELDS["ARCH.LANES"].get(arch), "baked": bool(arch & ARCH_BAKED),
+                      "overlap": bool(arch & ARCH_OVERLAP)}
         return {**self.shape, **info}
 
     def check_config(self, cfg):
