@@ -79,9 +79,15 @@ def entry_layout(cfg, groups):
 
 
 def column(geo):
-    """A column for the lanes: its weight address, local row, first / last of the row."""
-    return wiring.Signature({"valid": Out(1), "first": Out(1), "last": Out(1),
-                             "addr": Out(geo.addr_width), "row": Out(geo.row_width)})
+    """A column for the lanes: its weight address, local row, first / last of the row; with
+    the ``overlap`` option also ``part``: the column belongs to a step's x pass (the row
+    starts from its bias and ends in the lane's partial sum; otherwise it starts from the
+    partial sum and ends in the lane's result)."""
+    members = {"valid": Out(1), "first": Out(1), "last": Out(1),
+               "addr": Out(geo.addr_width), "row": Out(geo.row_width)}
+    if geo.cfg.overlap:
+        members["part"] = Out(1)
+    return wiring.Signature(members)
 
 
 def element(geo):

@@ -55,6 +55,8 @@ class ColumnIssue(wiring.Component):
     Members
     -------
     start, sparse, fresh, n_x, n_h : latched at ``start``; pad : latched two cycles after.
+    hpass : with the ``overlap`` option, latched at ``start``: 0 an x pass (each row visits
+        the x entries only, its columns marked ``part``), 1 an h pass (the h entries only).
     x_list, h_list : ``Out(interfaces.list_read)``, list reads (combinational, from
         ``IndexList``).
     column : ``Out(interfaces.column)``, the column, to the lanes.
@@ -73,8 +75,9 @@ class ColumnIssue(wiring.Component):
         geo = Geometry(cfg)
         self.addr_width, self.row_width, self.gwidth = (geo.addr_width, geo.row_width,
                                                         geo.group_width)
+        passes = {"hpass": In(1)} if cfg.overlap else {}
         super().__init__({
-            "start": In(1), "sparse": In(1), "fresh": In(1),
+            "start": In(1), "sparse": In(1), "fresh": In(1), **passes,
             "n_x": In(range(self.xg + 1)), "n_h": In(range(self.hg + 1)),
             "pad": In(range(cfg.min_columns + 1)),
             "x_list": Out(interfaces.list_read(cfg, self.xg)),
@@ -170,14 +173,23 @@ class ColumnIssue(wiring.Component):
               "abase": Signal(self.addr_width, name="s0_abase"),
               "kind": Signal(name="s0_kind"), "group": Signal(gw, name="s0_group"),
               "zero": Signal(name="s0_zero"), "step_last": Signal(name="s0_step_last")}
+        part = Signal(name="part")                              # an x pass (overlap)
+        if cfg.overlap:
+            s0["part"] = Signal(name="s0_part")
         s0_mask, s0_j = Signal(N, name="s0_mask"), Signal(jw, name="s0_j")
 
         m.d.sync += [s0["valid"].eq(0), s0["step_last"].eq(0)]
         m.d.comb += self.running.eq(load0 | load1 | run)
 
         with m.If(self.start):
-            n_tot = Mux(self.sparse, self.n_x + Mux(self.fresh, 0, self.n_h), xg + hg)
-            n_x0 = Mux(self.sparse, self.n_x, xg)
+            if cfg.overlap:
+                # an x pass walks the x entries, an h pass the h entries
+                n_x0 = Mux(self.hpass, 0, Mux(self.sparse, self.n_x, xg))
+                n_tot = Mux(self.hpass, Mux(self.sparse, Mux(self.fresh, 0, self.n_h), hg), n_x0)
+                m.d.sync += part.eq(~self.hpass)
+            else:
+                n_tot = Mux(self.sparse, self.n_x + Mux(self.fresh, 0, self.n_h), xg + hg)
+                n_x0 = Mux(self.sparse, self.n_x, xg)
             m.d.sync += [
                 load0.eq(1), sparse.eq(self.sparse), fresh.eq(self.fresh),
                 n_x.eq(n_x0), n_last.eq(n_tot - 1), null.eq(n_tot == 0),
@@ -208,6 +220,8 @@ class ColumnIssue(wiring.Component):
                 s0_mask.eq(cur["mask"]), s0_j.eq(j),
                 row_first.eq(0),
             ]
+            if cfg.overlap:
+                m.d.sync += s0["part"].eq(part)
             with m.If(row_done):
                 m.d.sync += load(e0) + copy(nxt, e1) + [
                     rp.eq(rp2), xp.eq(xp2), hp.eq(hp2), rp_x.eq(rp2_x),
@@ -284,4 +298,6 @@ class ColumnIssue(wiring.Component):
             el.bit.eq(r5["bit"]), el.zero.eq(p["zero"]),
             self.last.eq(p["step_last"]),
         ]
+        if cfg.overlap:
+            m.d.sync += col.part.eq(p["part"])
         return m

@@ -20,7 +20,10 @@ class Lane(wiring.Component):
     columns, started from the bias; the accumulator goes to the shared cell units.
 
     All lanes receive the same column stream and run in lock step. A row's first column
-    (``issue_first``) starts its accumulator from the bias.
+    (``issue_first``) starts its accumulator from the bias. With the ``overlap`` option a
+    step's row is computed in two passes: the x pass (columns marked ``part``) starts from
+    the bias and leaves the row's sum in a partial-sum memory (one word per local row, not
+    the result); the h pass starts from that partial sum and ends in the result.
 
     Parameters
     ----------
@@ -120,6 +123,12 @@ class Lane(wiring.Component):
         row1 = Signal(self.row_width, name="row1")
         m.d.sync += [addr1.eq(self.column.addr), v1.eq(self.column.valid),
                      first1.eq(self.column.first), row1.eq(self.column.row)]
+        overlap = cfg.overlap
+        if overlap:
+            # an x-pass column: its row, carried with ``last`` to the accumulator
+            part1 = Signal(name="part1")
+            m.d.sync += part1.eq(self.column.part)
+            part, prow = part1, row1
         # a row's last column, carried along the pipeline to the result register (cycle n:
         # ``last{n}``; in cycle ``latency`` the accumulator holds the finished row)
         last = Signal(name="last1")
@@ -128,6 +137,11 @@ class Lane(wiring.Component):
             later = Signal(name=f"last{cycle}")
             m.d.sync += later.eq(last)
             last = later
+            if overlap:
+                part_n = Signal(name=f"part{cycle}")
+                prow_n = Signal(self.row_width, name=f"prow{cycle}")
+                m.d.sync += [part_n.eq(part), prow_n.eq(prow)]
+                part, prow = part_n, prow_n
 
         # Cycle 1 -> 2: memory reads
         m.d.comb += [bank.r_addr.eq(addr1[:bank_bits]) for bank in banks]
@@ -142,6 +156,17 @@ class Lane(wiring.Component):
         v3a, first3a = Signal(name="v3a"), Signal(name="first3a")
         sel3a = Signal(range(max(n_banks, 2)), name="sel3a")
         m.d.sync += [b3a.eq(b_rd.data), v3a.eq(v2), first3a.eq(first2), sel3a.eq(sel2)]
+        if overlap:
+            # the partial sums, read like the bias (the h pass of a row starts from its
+            # partial sum; it is written at least a row's columns before: the top starts an
+            # h pass only after the x pass's last row is in its partial sum)
+            pmem = Memory(shape=signed(cfg.accumulator.bits), depth=cfg.rows_per_lane, init=[])
+            m.submodules.pmem = pmem
+            p_rd, p_wr = pmem.read_port(), pmem.write_port()
+            m.d.comb += p_rd.addr.eq(row1)
+            part2, part3a = Signal(name="init_part2"), Signal(name="init_part3a")
+            p3a = Signal(signed(cfg.accumulator.bits), name="p3a")
+            m.d.sync += [part2.eq(part1), part3a.eq(part2), p3a.eq(p_rd.data)]
 
         # Cycle 3 -> 4: every bank output into a fabric register beside its block RAM (a
         # lane's block RAMs may sit far apart), the broadcast v element (cycle 3) into this
@@ -168,6 +193,8 @@ class Lane(wiring.Component):
         # to the accumulator
         v, first = v3a, first3a
         bias = b3a << (pf - f.bias.frac)
+        if overlap:
+            bias = Mux(part3a, bias, p3a)
         for cycle in range(4, 5 + 1 + Multiplier.latency + 1):
             v_n, first_n = Signal(name=f"v{cycle}"), Signal(name=f"first{cycle}")
             bias_n = Signal(signed(cfg.accumulator.bits), name=f"bias{cycle}")
@@ -181,6 +208,10 @@ class Lane(wiring.Component):
 
         # Cycle 9 -> 10: a finished row into the result register, else the chain's value
         result = Signal(signed(cfg.accumulator.bits), name="result")
+        if overlap:
+            # an x-pass row ends in the partial-sum memory, and the chain moves on
+            m.d.comb += [p_wr.en.eq(last & part), p_wr.addr.eq(prow), p_wr.data.eq(acc)]
+            last = last & ~part
         m.d.sync += result.eq(Mux(last, acc, self.chain))
         m.d.comb += self.result.eq(result)
         return m

@@ -43,6 +43,10 @@ class SkipLSTM(wiring.Component):
     after the index unit takes the last element), no step is in flight, no parameter load is
     under way (a parameter beat waiting then wins over the step), and the h output buffer has
     room for H elements; it then runs without stalls for the cycles of ``golden.cycles``.
+    With the ``overlap`` option a step is two passes: its x pass starts as soon as x_t is
+    complete and the column issue is free (while the previous step drains), with nothing in
+    flight but steps, no parameter load, no parameter beat waiting; its h pass starts when the
+    x pass's partial sums are written, no step is in flight and the h output buffer has room.
     ``rst`` clears state, buffers and counters; parameters survive it.
     """
 
@@ -184,6 +188,23 @@ class SkipLSTM(wiring.Component):
         # of them can be undone in between (the loader takes no beat in the start cycle)
         go = (~busy & ~start & il.rd_x_full & ~loader.active & ~w_in.o.valid &
               ~self.s_axis_w_tvalid & room)
+        overlap = cfg.overlap
+        if overlap:
+            # x pass: decided like a step, but only the column issue need be free (the
+            # previous step may be draining); x_t's slot is read at its start and freed when
+            # its partial sums are written (``x_done``); the h pass then waits for the
+            # previous step to end and for room
+            start_x = Signal(name="start_x")
+            x_phase = Signal(name="x_phase")        # from start_x to the h pass's start
+            x_busy = Signal(name="x_busy")          # the x pass in flight (counted in CYCLES)
+            x_ready = Signal(name="x_ready")        # its partial sums written
+            fresh_x = Signal(name="fresh_x")        # x_t's tuser, mode and nnz
+            sparse_x = Signal(name="sparse_x")
+            x_nnz_x = Signal.like(il.rd_x_nnz, name="x_nnz_x")
+            go_x = (~x_phase & ~start_x & ~start & ~issue.running & il.rd_x_full &
+                    ~loader.active & ~w_in.o.valid & ~self.s_axis_w_tvalid)
+            go = x_ready & ~busy & ~start & room
+            m.d.sync += start_x.eq(go_x)
         m.d.sync += start.eq(go)
         # a sequence start: tuser, CLEAR_STATE (now or since the last step), or a complete
         # parameter load (``pending_clear``, set the cycle ``loaded`` pulses: a step never
@@ -194,16 +215,40 @@ class SkipLSTM(wiring.Component):
         x_nnz = Signal.like(il.rd_x_nnz, name="x_nnz_step")
         h_nnz = Signal.like(il.next_h_nnz, name="h_nnz_step")
         m.d.sync += step_nnz.eq(Mux(sparse_s, x_nnz + Mux(fresh, 0, h_nnz), cfg.columns))
+        if overlap:
+            fresh_now = fresh_x | pending_clear | regs.clear_state
+            # the h pass's rows visit h only: the padding from the h part
+            pass_nnz = Signal(range(cfg.hidden_size + 1), name="pass_nnz")
+            m.d.sync += pass_nnz.eq(Mux(sparse_s, Mux(fresh, 0, h_nnz), cfg.hidden_size))
+            x_done = issue.last & issue.column.part
+            for n in range(LaneFanout.latency + Lane.latency):  # the lanes write it
+                later = Signal(name=f"x_done{n + 1}")
+                m.d.sync += later.eq(x_done)
+                x_done = later
+            with m.If(start_x):
+                m.d.sync += [x_phase.eq(1), x_busy.eq(1), sparse_x.eq(regs.sparse),
+                             x_nnz_x.eq(il.rd_x_nnz), fresh_x.eq(il.rd_x_fresh)]
+            with m.If(x_done):
+                m.d.sync += [x_busy.eq(0), x_ready.eq(1)]
+            with m.If(start):
+                m.d.sync += [x_phase.eq(0), x_ready.eq(0)]
+        else:
+            pass_nnz = step_nnz
         # a row lasts at least min_columns cycles: the idle cycles before each row
         # (from the step's nnz, registered a cycle after start: the issue takes the padding
-        # two cycles after start)
-        cols = Mux(step_nnz == 0, 1, step_nnz)
+        # two cycles after start; an x pass has none)
+        cols = Mux(pass_nnz == 0, 1, pass_nnz)
         pad = Mux(cols < S, S - cols, 0) if S > 1 else 0
+        if overlap:
+            pad = Mux(x_phase, 0, pad)
         m.d.comb += [
             il.start.eq(start), issue.start.eq(start), issue.sparse.eq(regs.sparse),
             issue.fresh.eq(fresh_now), issue.n_x.eq(il.rd_x_entries),
             issue.n_h.eq(il.next_h_entries), issue.pad.eq(pad),
         ]
+        if overlap:
+            m.d.comb += [issue.start.eq(start | start_x), issue.hpass.eq(start),
+                         issue.sparse.eq(Mux(start_x, regs.sparse, sparse_x))]
         wiring.connect(m, issue.x_list, il.x_list)
         wiring.connect(m, issue.h_list, il.h_list)
         wiring.connect(m, issue.element, il.element)
@@ -211,9 +256,14 @@ class SkipLSTM(wiring.Component):
         step_skipped = Signal(range(cfg.columns + 1), name="step_skipped")
         m.d.sync += step_skipped.eq(cfg.columns - step_nnz)
         with m.If(start):
-            m.d.sync += [busy.eq(1), fresh.eq(fresh_now), theta.eq(regs.theta),
-                         sparse_s.eq(regs.sparse), x_nnz.eq(il.rd_x_nnz),
-                         h_nnz.eq(il.next_h_nnz), pending_clear.eq(0)]
+            if overlap:     # (the mode and x's nnz as the x pass latched them)
+                m.d.sync += [busy.eq(1), fresh.eq(fresh_now), theta.eq(regs.theta),
+                             sparse_s.eq(sparse_x), x_nnz.eq(x_nnz_x),
+                             h_nnz.eq(il.next_h_nnz), pending_clear.eq(0)]
+            else:
+                m.d.sync += [busy.eq(1), fresh.eq(fresh_now), theta.eq(regs.theta),
+                             sparse_s.eq(regs.sparse), x_nnz.eq(il.rd_x_nnz),
+                             h_nnz.eq(il.next_h_nnz), pending_clear.eq(0)]
         with m.If((regs.clear_state | loader.loaded) & ~start):
             m.d.sync += pending_clear.eq(1)
 
@@ -233,6 +283,8 @@ class SkipLSTM(wiring.Component):
         slot = Signal(range(max(S, 2)), name="res_slot")
         draining = Signal(name="res_draining")
         row_done = issue.column.valid & issue.column.last     # the lanes hold it
+        if overlap:
+            row_done = row_done & ~issue.column.part          # (an x pass's: partial sums)
         for n in range(LaneFanout.latency + Lane.latency):    # LaneFanout + Lane latency later
             later = Signal(name=f"row_done{n + 1}")
             m.d.sync += later.eq(row_done)
@@ -276,11 +328,15 @@ class SkipLSTM(wiring.Component):
             il.h_write.en.eq(h_valid), il.h_write.group.eq(h_group), il.h_write.row.eq(h_row),
             il.h_write.mask.eq(h_mask), il.h_write.count.eq(h_count),
             fifo.w_en.eq(h0.valid), fifo.w_data.eq(new_h),
-            il.done.eq(step_done),
+            il.done.eq(x_done if overlap else step_done),
         ]
         with m.If(step_done):
             m.d.sync += busy.eq(0)
-        m.d.sync += w_enable.eq(~Mux(step_done, 0, start | busy) & ~go)
+        if overlap:
+            m.d.sync += w_enable.eq(~Mux(step_done, 0, start | busy) & ~go &
+                                    ~(x_phase | start_x | go_x))
+        else:
+            m.d.sync += w_enable.eq(~Mux(step_done, 0, start | busy) & ~go)
 
         # Status and counters
         m.d.comb += [
@@ -289,6 +345,10 @@ class SkipLSTM(wiring.Component):
             regs.step_inc.eq(step_done), regs.columns_add.eq(step_nnz),
             regs.skipped_add.eq(step_skipped),
         ]
+        if overlap:     # (the x pass counts as in flight)
+            m.d.comb += [regs.busy.eq(busy | start | x_phase | start_x | loader.active |
+                                      w_in.holds),
+                         regs.cycle_inc.eq(busy | x_busy)]
 
         # h output: a FIFO word (P values) moves into a shift register, whose low value goes
         # out, sign-extended; the next word follows as the last value of a word leaves, so
