@@ -58,6 +58,27 @@ output         6         o*tanh(c) (multiplier input and product registers); rou
 
 Throughput bounds outside a step (not counted in CYCLES): x arrives one element per beat
 (X beats per step) and h leaves one element per beat (H beats per step).
+
+With the ``overlap`` option a step is two passes through the same pipeline. Its x pass visits
+only the x columns of each row (no padding: its rows do not reach the cell units) and leaves
+every row's sum in the lane's partial-sum memory; it starts as soon as x_t is complete and the
+column issue has finished the previous step, so it runs while the previous step drains. The
+h pass visits only the h columns, starting each row from its partial sum; it starts when the
+x pass's partial sums are written and the previous step has ended. CYCLES counts every cycle
+in which either pass is in flight, so a step costs::
+
+    T_step = R * max(nnz_h, m, 1) + L + E
+    E      = R * max(nnz_x, 1) + F            the first step after the core was idle
+           = max(0, R * max(nnz_x, 1) + F - W)  a step whose x_t was complete when the
+                                              previous step issued its last column
+    F      = prefetch + issue + search + fanout + fetch + multiply + accumulate = 20
+    W      = L - 4                            (the x pass starts 4 cycles after the
+                                              previous step's last column leaves the loop,
+                                              L - 4 cycles before that step ends)
+
+with nnz_x, nnz_h the x and h parts of nnz_t (dense: X and H). The x pass is hidden whenever
+``R * max(nnz_x, 1) + F <= W``. If x_t arrives later than that, E grows by the wait (CYCLES
+counts the x pass, not the wait).
 """
 
 from __future__ import annotations
@@ -66,7 +87,8 @@ import numpy as np
 
 from .config import Config
 
-__all__ = ["stages", "latency", "step_cycles", "nnz_per_step", "cycle_model", "describe"]
+__all__ = ["stages", "latency", "front", "window", "step_cycles", "nnz_per_step",
+           "nnz_parts", "cycle_model", "describe"]
 
 _FIXED = {"prefetch": 2, "issue": 1, "search": 7, "fanout": 1, "fetch": 6, "multiply": 2,
           "accumulate": 1}
@@ -83,35 +105,80 @@ def latency(cfg: Config):
     return sum(stages(cfg).values())
 
 
-def step_cycles(cfg: Config, nnz):
-    """Cycles of steps with ``nnz`` visited columns (scalar or array)."""
+def front(cfg: Config):
+    """F: cycles from a pass's start to its last row in the lanes' accumulators, beyond its
+    columns (``overlap`` option)."""
+    return sum(_FIXED.values())
+
+
+def window(cfg: Config):
+    """W: cycles of the previous step's drain that hide an x pass (``overlap`` option)."""
+    return latency(cfg) - 4
+
+
+def step_cycles(cfg: Config, nnz, x_nnz=None, first=False):
+    """Cycles of steps with ``nnz`` visited columns (scalar or array). With the ``overlap``
+    option also ``x_nnz``, the x part of ``nnz``, and ``first``: the step is the first after
+    the core was idle (scalar or array of bools)."""
     nnz = np.asarray(nnz, dtype=np.int64)
-    return cfg.rows_per_lane * np.maximum(nnz, max(cfg.min_columns, 1)) + latency(cfg)
+    R, m = cfg.rows_per_lane, max(cfg.min_columns, 1)
+    if not cfg.overlap:
+        return R * np.maximum(nnz, m) + latency(cfg)
+    if x_nnz is None:
+        raise ValueError("step_cycles: a configuration with overlap = true needs x_nnz, the x "
+                         "part of nnz (the x and h passes are timed apart)")
+    x_nnz = np.asarray(x_nnz, dtype=np.int64)
+    x_pass = R * np.maximum(x_nnz, 1) + front(cfg)
+    extra = np.where(np.asarray(first, dtype=bool), x_pass,
+                     np.maximum(0, x_pass - window(cfg)))
+    return R * np.maximum(nnz - x_nnz, m) + latency(cfg) + extra
+
+
+def nnz_parts(cfg: Config, xs, hs, sparse=True):
+    """``(x part, h part)`` of the visited columns per step of one sequence that starts from
+    zero state; ``xs`` (T, X) inputs, ``hs`` (T, H) outputs."""
+    xs = np.asarray(xs).reshape(-1, cfg.input_size)
+    hs = np.asarray(hs).reshape(-1, cfg.hidden_size)
+    if not sparse:
+        return (np.full(len(xs), cfg.input_size, dtype=np.int64),
+                np.full(len(xs), cfg.hidden_size, dtype=np.int64))
+    nx = np.count_nonzero(xs, axis=1).astype(np.int64)
+    nh = np.concatenate([[0], np.count_nonzero(hs[:-1], axis=1)]) if len(hs) else nx * 0
+    return nx, nh.astype(np.int64)
 
 
 def nnz_per_step(cfg: Config, xs, hs, sparse=True):
     """Visited columns per step of one sequence that starts from zero state; ``xs`` (T, X)
     inputs, ``hs`` (T, H) outputs."""
-    xs = np.asarray(xs).reshape(-1, cfg.input_size)
-    hs = np.asarray(hs).reshape(-1, cfg.hidden_size)
-    if not sparse:
-        return np.full(len(xs), cfg.columns, dtype=np.int64)
-    nx = np.count_nonzero(xs, axis=1)
-    nh = np.concatenate([[0], np.count_nonzero(hs[:-1], axis=1)]) if len(hs) else nx * 0
-    return (nx + nh).astype(np.int64)
+    nx, nh = nnz_parts(cfg, xs, hs, sparse)
+    return nx + nh
 
 
-def cycle_model(cfg: Config, xs, hs, sparse=True):
-    """Counters after running one sequence from zero state: CYCLES, STEPS, COLUMNS, SKIPPED."""
-    nnz = nnz_per_step(cfg, xs, hs, sparse)
-    return {"CYCLES": int(step_cycles(cfg, nnz).sum()), "STEPS": int(len(nnz)),
+def cycle_model(cfg: Config, xs, hs, sparse=True, follows=False):
+    """Counters after running one sequence from zero state: CYCLES, STEPS, COLUMNS, SKIPPED.
+    ``follows`` (``overlap`` option): the sequence's first x_t was complete while the step
+    before it, of another sequence, issued its columns; otherwise the core was idle."""
+    nx, nh = nnz_parts(cfg, xs, hs, sparse)
+    nnz = nx + nh
+    first = np.zeros(len(nnz), dtype=bool)
+    first[:1] = not follows
+    return {"CYCLES": int(step_cycles(cfg, nnz, nx, first).sum()), "STEPS": int(len(nnz)),
             "COLUMNS": int(nnz.sum()), "SKIPPED": int((cfg.columns - nnz).sum())}
 
 
 def describe(cfg: Config):
     """The constants and the formula, for the manifest."""
     R = cfg.rows_per_lane
-    dense = int(step_cycles(cfg, cfg.columns))
+    dense = int(step_cycles(cfg, cfg.columns, cfg.input_size))
+    extra = {}
+    if cfg.overlap:
+        extra = {
+            "overlap": True, "F": front(cfg), "W": window(cfg),
+            "formula_overlap": "with overlap: T_step = (4H/N) * max(nnz_h, min_columns, 1) + L "
+                               "+ E; E = (4H/N) * max(nnz_x, 1) + F for the first step after "
+                               "the core was idle, else max(0, (4H/N) * max(nnz_x, 1) + F - W); "
+                               "nnz_x, nnz_h the x and h parts of nnz_t (dense: X and H)",
+        }
     return {
         "L": latency(cfg),
         "min_columns": cfg.min_columns,
@@ -124,4 +191,5 @@ def describe(cfg: Config):
                    "X + H in dense mode; min_columns = N / cell_units",
         "dense_step_cycles": dense,
         "dense_lane_utilisation": R * cfg.columns / dense,
+        **extra,
     }
