@@ -154,14 +154,16 @@ def nnz_per_step(cfg: Config, xs, hs, sparse=True):
     return nx + nh
 
 
-def cycle_model(cfg: Config, xs, hs, sparse=True, follows=False):
+def cycle_model(cfg: Config, xs, hs, sparse=True, follows=False, idle=False):
     """Counters after running one sequence from zero state: CYCLES, STEPS, COLUMNS, SKIPPED.
-    ``follows`` (``overlap`` option): the sequence's first x_t was complete while the step
-    before it, of another sequence, issued its columns; otherwise the core was idle."""
+    With the ``overlap`` option: ``follows``, the sequence's first x_t was complete while the
+    step before it, of another sequence, issued its columns (otherwise the core was idle);
+    ``idle``, every step found the core idle (x_t sent after h_{t-1} was out: no x pass
+    hidden, the most CYCLES can be)."""
     nx, nh = nnz_parts(cfg, xs, hs, sparse)
     nnz = nx + nh
-    first = np.zeros(len(nnz), dtype=bool)
-    first[:1] = not follows
+    first = np.full(len(nnz), idle, dtype=bool)
+    first[:1] = idle or not follows
     return {"CYCLES": int(step_cycles(cfg, nnz, nx, first).sum()), "STEPS": int(len(nnz)),
             "COLUMNS": int(nnz.sum()), "SKIPPED": int((cfg.columns - nnz).sum())}
 

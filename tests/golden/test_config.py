@@ -28,6 +28,7 @@ def test_partial_config_takes_defaults():
     ({"lanes": 8, "cell_units": 3}, r"'cell_units' = 3 is invalid: must divide lanes=8 .*"
                                     r"allowed: \[1, 2, 4, 8\]"),
     ({"lanes": 300}, r"'lanes' = 300 is invalid"),
+    ({"overlap": 1}, r"'overlap' = 1 is invalid: must be true or false"),
     ({"lanes": 24}, r"'lanes' = 24 is invalid: must divide hidden_size=256 .*allowed: "
                     r"\[1, 2, 4, 8, 16, 32, 64, 128, 256\]"),
     ({"formats": {"weight": {"bits": 8, "frac": 9}}},

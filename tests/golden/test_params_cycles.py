@@ -103,6 +103,34 @@ def test_cycle_model_hand_computed():
         "CYCLES": 3 * (16 * 11 + L), "STEPS": 3, "COLUMNS": 33, "SKIPPED": 0}
 
 
+def test_overlap_cycle_model_hand_computed():
+    cfg = Config(overlap=True)         # R = 16, m = 16, L = 64: F = 20, W = 60
+    assert (cycles.front(cfg), cycles.window(cfg)) == (20, 60)
+    # a one-hot x: its x pass (16 x 1 + 20 cycles) hides in the previous step's drain; the h
+    # pass is a step with h columns only
+    assert cycles.step_cycles(cfg, 33, 1) == 16 * 32 + 64
+    assert cycles.step_cycles(cfg, 33, 1, first=True) == 16 * 32 + 64 + 16 + 20
+    assert cycles.step_cycles(cfg, 10, 1) == 16 * 16 + 64                # h rows take m
+    assert cycles.step_cycles(cfg, 1, 0) == 16 * 16 + 64                # nothing: bias only
+    assert cycles.step_cycles(cfg, 3 + 30, 3) == 16 * 30 + 64 + 8        # 16 x 3 + 20 - 60
+    dense = cycles.describe(cfg)["dense_step_cycles"]
+    assert dense == 16 * 256 + 64 + 16 * 50 + 20 - 60
+    with pytest.raises(ValueError, match="overlap = true needs x_nnz"):
+        cycles.step_cycles(cfg, 33)
+    xs = np.zeros((3, 50))
+    xs[[0, 1, 2], [4, 7, 9]] = 1
+    hs = np.zeros((3, 256))
+    hs[0, :40] = 1
+    assert cycles.nnz_parts(cfg, xs, hs)[1].tolist() == [0, 40, 0]
+    steps = [16 * 16 + 64 + 36, 16 * 40 + 64, 16 * 16 + 64]
+    assert cycles.cycle_model(cfg, xs, hs)["CYCLES"] == sum(steps)
+    assert cycles.cycle_model(cfg, xs, hs, follows=True)["CYCLES"] == sum(steps) - 36
+    assert cycles.cycle_model(cfg, xs, hs, idle=True)["CYCLES"] == sum(steps) + 2 * 36
+    # without the option the same steps cost their x columns in the rows
+    plain = Config()
+    assert cycles.cycle_model(plain, xs, hs)["CYCLES"] == 16 * 16 + 64 + 16 * 41 + 64 + 16 * 16 + 64
+
+
 def test_default_dense_utilisation_meets_goal():
     d = cycles.describe(Config())
     assert d["dense_lane_utilisation"] >= 0.90

@@ -7,7 +7,7 @@ import pytest
 from golden import cycles
 from golden.config import Config
 from golden.fixed import Format
-from golden.interface import ARCH_BAKED, ID_VALUE, Resp
+from golden.interface import ARCH_BAKED, ARCH_OVERLAP, ID_VALUE, Resp
 from rtl.top import SkipLSTM
 from sim.amaranth_tb import TopBench
 from sim.scenario import Scenario, random_params, random_sequences, x_beats
@@ -78,6 +78,58 @@ def test_top_bit_exact_and_cycle_exact(rng, name, sparse):
         assert want_counters["SKIPPED"] > 0
 
 
+# the overlap option on a spread of lane counts, cell units and formats; in X3H8N1 dense
+# (R = 32 rows of 3 x columns) the x pass does not fit the previous step's drain
+OVERLAP = ["X3H8N1", "X3H8N2", "X5H12N6P2", "X3H32N16P4", "X7H12N4-narrow"]
+
+
+@pytest.mark.parametrize("sparse", [True, False], ids=["sparse", "dense"])
+@pytest.mark.parametrize("name", OVERLAP)
+def test_overlap_bit_exact_and_cycle_exact(rng, name, sparse):
+    """``overlap``: each step's x columns run while the previous step drains; h as without,
+    the counters equal the overlap model (sequences back to back: only the first step finds
+    the core idle), and CYCLES is below the model without the option."""
+    plain = CONFIGS[name]
+    cfg = plain.replace(overlap=True)
+    seqs = random_sequences(rng, cfg, [4, 3], density=0.6) + \
+        random_sequences(rng, cfg, [3], density=0.0)
+    sc = Scenario(cfg, random_params(rng, cfg), seqs, theta=1 << (cfg.formats.state.frac - 3),
+                  sparse=sparse)
+    want_h, want_counters = sc.expected()
+    tb, out = run_scenario(sc)
+    compare(tb, want_h, cfg.hidden_size)
+    assert out["counters"] == want_counters
+    assert out["status"] == 0 and out["arch"] == cfg.lanes | ARCH_OVERLAP
+    without = Scenario(plain, sc.params, seqs, theta=sc.theta, sparse=sparse).expected()[1]
+    assert out["counters"]["CYCLES"] < without["CYCLES"]
+
+
+def test_overlap_steps_that_find_the_core_idle_pay_their_x_pass(rng):
+    """``overlap``, each x_t sent only after h_{t-1} has left: no x pass is hidden, every step
+    costs its x pass too (``cycle_model(idle=True)``, the most CYCLES can be)."""
+    cfg = CONFIGS["X5H12N6P2"].replace(overlap=True)
+    X, H = cfg.input_size, cfg.hidden_size
+    sc = Scenario(cfg, random_params(rng, cfg), random_sequences(rng, cfg, [4], density=0.6))
+    xs = sc.sequences[0]
+    want_h, _ = sc.expected()
+    tb = TopBench(cfg)
+    out = {}
+
+    async def main(tb, ctx):
+        await tb.send_w(ctx, sc.weight_beats())
+        beats = x_beats(xs)
+        for t in range(len(xs)):
+            await tb.send_x_beats(ctx, beats[t * X:(t + 1) * X])
+            await tb.wait_h(ctx, (t + 1) * H)
+            await tb.wait_idle(ctx)
+        out.update(await tb.counters(ctx))
+
+    tb.run(main)
+    compare(tb, want_h, H)
+    assert out == cycles.cycle_model(cfg, xs, want_h[0], idle=True)
+    assert out["CYCLES"] > cycles.cycle_model(cfg, xs, want_h[0])["CYCLES"]
+
+
 def test_sparse_and_dense_give_identical_h(rng):
     cfg = CONFIGS["X3H8N2"]
     params = random_params(rng, cfg)
@@ -89,12 +141,14 @@ def test_sparse_and_dense_give_identical_h(rng):
     assert results[0] == results[1]
 
 
-@pytest.mark.parametrize("name", ["X3H32N16P4", "X3H8N8"])
+@pytest.mark.parametrize("name", ["X3H32N16P4", "X3H8N8", "X3H32N16P4-overlap"])
 def test_h_held_back_then_leaves_back_to_back(rng, name):
     """With tready low, the core stops after two steps (the FIFO then holds 2H values) and
     loses nothing; released, the held values leave one per cycle, across words, unit groups
-    and steps, and every step's h is bit-exact."""
-    cfg = CONFIGS[name]
+    and steps, and every step's h is bit-exact. (With ``overlap`` the third step's x pass
+    may run; its h pass waits.)"""
+    base, _, option = name.partition("-")
+    cfg = CONFIGS[base].replace(overlap=option == "overlap")
     sc = Scenario(cfg, random_params(rng, cfg), random_sequences(rng, cfg, [4], density=0.6),
                   theta=1 << (cfg.formats.state.frac - 3))
     tb = TopBench(cfg)
@@ -177,8 +231,9 @@ def test_registers():
     assert got["THRESHOLD_after"] == 0x1234 and got["CTRL_after"] == 0
 
 
-def test_state_carries_over_without_tuser_and_clear_state_restarts(rng):
-    cfg = CONFIGS["X3H8N2"]
+@pytest.mark.parametrize("overlap", [False, True], ids=["", "overlap"])
+def test_state_carries_over_without_tuser_and_clear_state_restarts(rng, overlap):
+    cfg = CONFIGS["X3H8N2"].replace(overlap=overlap)
     sc = Scenario(cfg, random_params(rng, cfg), random_sequences(rng, cfg, [2, 2, 2]), theta=0)
     a, b, c = sc.sequences
     g = sc.golden
@@ -202,8 +257,9 @@ def test_state_carries_over_without_tuser_and_clear_state_restarts(rng):
     compare(tb, [ha, hb, hc], cfg.H)
 
 
-def test_threshold_and_mode_change_between_sequences(rng):
-    cfg = CONFIGS["X3H8N2"]
+@pytest.mark.parametrize("overlap", [False, True], ids=["", "overlap"])
+def test_threshold_and_mode_change_between_sequences(rng, overlap):
+    cfg = CONFIGS["X3H8N2"].replace(overlap=overlap)
     sc = Scenario(cfg, random_params(rng, cfg), random_sequences(rng, cfg, [3, 3]))
     a, b = sc.sequences
     g = sc.golden
