@@ -59,12 +59,14 @@ class Scenario:
     def weight_beats(self):
         return [int(v) for v in stream_image(self.params)]
 
-    def expected(self):
-        """``(list of (T, H) h arrays, counters dict)`` for the whole scenario."""
-        return expected(self.cfg, self.golden, self.sequences, self.theta, self.sparse)
+    def expected(self, idle=False):
+        """``(list of (T, H) h arrays, counters dict)`` for the whole scenario; ``idle``
+        (``overlap`` option): as if every step found the core idle, the most CYCLES can be
+        when x arrives with gaps."""
+        return expected(self.cfg, self.golden, self.sequences, self.theta, self.sparse, idle)
 
 
-def expected(cfg, golden, sequences, theta, sparse):
+def expected(cfg, golden, sequences, theta, sparse, idle=False):
     hs_all = []
     total = {"CYCLES": 0, "STEPS": 0, "COLUMNS": 0, "SKIPPED": 0}
     for i, xs in enumerate(sequences):
@@ -72,7 +74,7 @@ def expected(cfg, golden, sequences, theta, sparse):
         hs_all.append(hs)
         # the sequences are sent back to back (with ``overlap``, a sequence's first x pass
         # runs while the previous sequence's last step drains)
-        for k, v in cycles.cycle_model(cfg, xs, hs, sparse, follows=i > 0).items():
+        for k, v in cycles.cycle_model(cfg, xs, hs, sparse, follows=i > 0, idle=idle).items():
             total[k] += v
     return hs_all, total
 

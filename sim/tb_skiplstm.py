@@ -22,7 +22,7 @@ from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFra
 from golden import cycles
 from golden.config import config_from_dict
 from golden.params import load_quant_npz, stream_image
-from golden.interface import ARCH_BAKED, ID_VALUE, REGISTERS, StatusBit
+from golden.interface import ARCH_BAKED, ARCH_OVERLAP, ID_VALUE, REGISTERS, StatusBit
 
 from .scenario import Scenario, from_unsigned, random_params, random_sequences, to_unsigned
 
@@ -173,7 +173,8 @@ async def test_identity_registers(dut):
     tb = await start(dut, load=False)
     assert await tb.read("ID") == ID_VALUE
     assert await tb.read("SHAPE") == CFG.input_size | CFG.hidden_size << 16
-    assert await tb.read("ARCH") == CFG.lanes | (ARCH_BAKED if CASE["baked"] else 0)
+    assert await tb.read("ARCH") == (CFG.lanes | (ARCH_BAKED if CASE["baked"] else 0)
+                                     | (ARCH_OVERLAP if CFG.overlap else 0))
     assert await tb.read("CTRL") == 1
     assert await tb.read("THRESHOLD") == 0
     assert await tb.read("STATUS") == 0
@@ -184,7 +185,7 @@ async def test_identity_registers(dut):
 async def test_random_sequences(dut, sparse, traffic):
     """Random sequences, zeros in x, theta > 0: bit-exact h and exact counters. The counters
     count only cycles of steps in flight, which never stall, so gaps and back-pressure leave
-    them unchanged."""
+    them unchanged (with ``overlap``, x gaps may keep an x pass from hiding: bounds)."""
     tb = await start(dut)
     rng = rng_for(f"random{sparse}{traffic}")
     n = NUM_SAMPLES if sparse else max(1, NUM_SAMPLES // 2)
@@ -200,7 +201,14 @@ async def test_random_sequences(dut, sparse, traffic):
     await sender
     await tb.wait_idle()
     tb.check(got, want_h)
-    assert await tb.counters() == want_c
+    got_c = await tb.counters()
+    if CFG.overlap and traffic == "gappy":
+        # x passes hide in the previous step's drain only if x_t is there in time: CYCLES
+        # lies between the model and the model with no x pass hidden
+        most = sc.expected(idle=True)[1]["CYCLES"]
+        assert want_c["CYCLES"] <= got_c["CYCLES"] <= most, (got_c, want_c, most)
+        got_c["CYCLES"] = want_c["CYCLES"]
+    assert got_c == want_c
     assert await tb.read("STATUS") == 0
 
 

@@ -38,6 +38,8 @@ CASES = {
     "x1h6n3": (Config(input_size=1, hidden_size=6, lanes=3), True, 3, 3),
     "narrow": (Config(input_size=5, hidden_size=6, lanes=2, formats=NARROW), True, 3, 3),
     "wide": (Config(input_size=5, hidden_size=6, lanes=3, formats=WIDE), True, 3, 3),
+    "overlap": (Config(input_size=5, hidden_size=12, lanes=6, cell_units=2, overlap=True),
+                True, 4, 4),
 }
 SIMS = [s for s in ("icarus", "verilator") if os.environ.get("SIM", s) == s]
 
@@ -83,8 +85,8 @@ def run_case(sim, name, test_filter=None):
 # (host driver -> UART -> bridge -> core, the PTB model baked in) on Verilator
 # Verilator also runs every configuration through the compiled harness (tests/test_harness.py,
 # make soak); here it takes the two whose cocotb builds cover the widest spread of formats and
-# lane counts, Icarus (builds in a second) all of them.
-VERILATOR_CASES = ("x3h8n2", "wide")
+# lane counts, and the overlap option; Icarus (builds in a second) all of them.
+VERILATOR_CASES = ("x3h8n2", "wide", "overlap")
 RUNS = [(sim, name, None) for sim in SIMS for name in CASES
         if sim == "icarus" or name in VERILATOR_CASES]
 RUNS += [("verilator", "board", None)] if "verilator" in SIMS else []
