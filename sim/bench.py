@@ -100,6 +100,16 @@ def summarise(raw, cfg, mhz=None):
     for k in ("golden_bpc", "rtl_bpc", "h_mismatches", "harness", "jobs"):
         if k in raw:
             out[k] = raw[k]
+    if raw.get("overlap"):
+        o = raw["overlap"]
+        got, plain = sum(o["cycles"]), sum(o["without_cycles"])
+        out["overlap"] = {
+            "steps": o["steps"], "cycles": got, "without_cycles": plain,
+            "mean_cycles_per_step": got / o["steps"],
+            "mean_cycles_per_step_without": plain / o["steps"],
+            "saving": 1 - got / plain, "h_mismatches": o["h_mismatches"],
+            "cycle_model_agrees": o["cycle_model_agrees"], "window": o["window"],
+            "front": o["front"]}
     out["cpu"] = raw.get("cpu")
     if out["cpu"]:
         out["cpu_us_per_step"] = out["cpu"]["torch_us_per_step"]
@@ -171,6 +181,18 @@ def markdown(s):
                   f"{c['numpy_sparse_us']:.2f} |", "",
                   f"CPU figures over the first {c['chars']:,} characters on this machine "
                   f"({c['cpu']}); `cpu_us_per_step` is the faster PyTorch variant."]
+    if s.get("overlap"):
+        o = s["overlap"]
+        lines += ["", "## The overlap option (`configs/overlap.toml`)", "",
+                  f"The first {o['steps']:,} characters, streamed (x_t queued ahead): "
+                  f"**{o['mean_cycles_per_step']:.1f} cycles per step** against "
+                  f"{o['mean_cycles_per_step_without']:.1f} for the same steps without the option "
+                  f"(the cycle model), {100 * o['saving']:.2f}% fewer. Each step's x pass "
+                  f"(R max(nnz_x, 1) + F = R + {o['front']} cycles here) runs in the "
+                  f"{o['window']}-cycle window of the previous step's drain. h mismatches: "
+                  f"{o['h_mismatches']}; total CYCLES of each sequence equal to the overlap "
+                  f"model: {o['cycle_model_agrees']} (per-step CYCLES cannot be read while "
+                  f"steps overlap)."]
     lines += ["", f"Speed-up sparse vs dense: **{s['speedup']:.2f}x**; mean nnz(v_t) "
                   f"{s['mean_nnz']:.1f} of {s['config']['X'] + s['config']['H']}; sparse cycles "
                   f"/ ideal (4H/N) nnz: {s['sparse_over_ideal']:.4f}; dense lane utilisation "
@@ -236,15 +258,17 @@ def cpu_baseline(b, ids, chars):
             "torch": torch.__version__, "cpu": platform.processor() or platform.machine()}
 
 
-def prepare_model(bundle=PTB_BUNDLE):
-    """The default configuration with ``bundle`` baked in: ``(Verilog, manifest, cfg)``."""
+def prepare_model(bundle=PTB_BUNDLE, config=None):
+    """The default configuration (or ``config``) with ``bundle`` baked in: ``(Verilog,
+    manifest, cfg)``."""
     from golden.bundle import load_bundle
     from flow.generate import generate
-    cfg = load_config()
+    cfg = load_config() if config is None else load_config(config)
     load_bundle(bundle, cfg)
-    out = BUILD / "cases" / "ptb_model"
+    out = BUILD / "cases" / ("ptb_model" if config is None else f"ptb_model_{Path(config).stem}")
     stamp = out / "case.json"
-    fp = fingerprint("ptb_model", (Path(bundle) / "params.npz").read_bytes())
+    fp = fingerprint("ptb_model", (Path(bundle) / "params.npz").read_bytes(),
+                     json.dumps(cfg.to_dict(), sort_keys=True))
     with locked(BUILD / "cases" / "ptb_model.lock"):
         if not is_current(stamp, fp):
             out.mkdir(parents=True, exist_ok=True)
@@ -261,7 +285,7 @@ def bpc_of(b, hs, ids):
     return float(-logp[np.arange(len(ids)), ids].mean() / np.log(2))
 
 
-def measure(chars, dense_chars, cpu_chars, bundle=PTB_BUNDLE, jobs=2):
+def measure(chars, dense_chars, cpu_chars, bundle=PTB_BUNDLE, jobs=2, overlap_chars=0):
     """Runs the benchmark; returns the raw per-step data. The sparse characters run as
     ``jobs`` contiguous sequences at once (one harness process each, every one from zero
     state, as the golden model is run too); dense mode runs one sequence."""
@@ -332,8 +356,66 @@ def measure(chars, dense_chars, cpu_chars, bundle=PTB_BUNDLE, jobs=2):
         print(f"bench {mode}: {count:,} steps in {len(segs)} sequence(s), h mismatches {mism}, "
               f"{sim_cycles / sum(r.seconds for r in results):,.0f} simulated cycles/s per "
               f"process", flush=True)
+    if overlap_chars:
+        out["overlap"] = measure_overlap(xs, b, min(overlap_chars, n), jobs)
     out["cpu"] = cpu_baseline(b, ids[:-1], cpu_chars)
     return out
+
+
+def measure_overlap(xs, b, count, jobs):
+    """The first ``count`` characters through the ``configs/overlap.toml`` build, streamed
+    (each x_t queued ahead, so each step's x pass can run while the previous step drains),
+    ``jobs`` sequences from zero state; h and the total CYCLES of each sequence against
+    golden and the overlap cycle model. (Per-step CYCLES cannot be read while steps overlap.)"""
+    from golden.model import GoldenLSTM
+    from flow.progress import Progress
+    verilog, manifest, cfg = prepare_model(config=ROOT / "configs" / "overlap.toml")
+    print("bench overlap: building the harness for configs/overlap.toml", flush=True)
+    exe = build(verilog, cfg.name, quiet=False)
+    golden = GoldenLSTM(cfg, b.q)
+    H = cfg.hidden_size
+    bounds = [int(v) for v in np.linspace(0, count, max(1, min(jobs, count)) + 1)]
+    segs = list(zip(bounds[:-1], bounds[1:]))
+    want = [golden.run_fast(xs[a:e], theta=b.theta_raw)[0] for a, e in segs]
+    work = BUILD / "bench"
+    done = [0] * len(segs)
+    bar = Progress(count, "bench overlap")
+
+    def one(k, a, e):
+        cmd = Commands.for_manifest(cfg, manifest).reset()
+        cmd.wr(Reg.THRESHOLD, b.theta_raw).wr(
+            Reg.CTRL, Ctrl.SPARSE | Ctrl.CLEAR_STATE | Ctrl.CLEAR_COUNTERS)
+        cmd.xfile(work / f"x_overlap{k}.bin", xs[a:e], stepwise=False)
+        cmd.wait_h((e - a) * H).idle()
+        cmd.rd(Reg.CYCLES_LO).rd(Reg.CYCLES_HI).rd(Reg.STEPS)
+
+        def progress(beats):
+            done[k] = beats // H
+            bar.update(sum(done))
+        return run(exe, cmd, work / f"overlap{k}", progress=progress)
+
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(len(segs)) as pool:
+        results = list(pool.map(lambda arg: one(*arg), [(k, a, e) for k, (a, e) in
+                                                       enumerate(segs)]))
+    bar.update(count)
+    bar.close()
+    got_cycles, model, plain, mism = [], [], [], 0
+    for r, (a, e), w in zip(results, segs, want):
+        got = np.asarray(r.h).reshape(-1, H)
+        mism += int(np.count_nonzero(got != w)) if got.shape == w.shape else -1
+        lo, hi, steps = (v for _, v, _ in r.reads()[-3:])
+        if steps != e - a:
+            raise SystemExit(f"bench overlap: STEPS {steps}, expected {e - a}")
+        got_cycles.append(lo | hi << 32)
+        model.append(cycles.cycle_model(cfg, xs[a:e], w)["CYCLES"])
+        plain.append(cycles.cycle_model(cfg.replace(overlap=False), xs[a:e], w)["CYCLES"])
+    print(f"bench overlap: {count:,} steps, h mismatches {mism}, CYCLES {sum(got_cycles):,} "
+          f"(model {sum(model):,}; without the option {sum(plain):,})", flush=True)
+    return {"steps": count, "sequences": segs, "cycles": got_cycles, "model_cycles": model,
+            "without_cycles": plain, "h_mismatches": mism,
+            "cycle_model_agrees": got_cycles == model,
+            "window": cycles.window(cfg), "front": cycles.front(cfg)}
 
 
 def main(argv=None):
@@ -341,6 +423,8 @@ def main(argv=None):
     ap.add_argument("--chars", default="50000", help="sparse-mode characters, or 'all'")
     ap.add_argument("--dense-chars", type=int, default=1000)
     ap.add_argument("--cpu-chars", type=int, default=5000)
+    ap.add_argument("--overlap-chars", type=int, default=10000,
+                    help="characters through the configs/overlap.toml build (0: none)")
     ap.add_argument("--jobs", type=int, default=2,
                     help="harness processes; the sparse characters split into this many "
                          "sequences, each from zero state")
@@ -353,7 +437,7 @@ def main(argv=None):
     raw_path = BUILD / "bench_raw.json"
     if not args.from_raw:
         raw = measure(None if args.chars == "all" else int(args.chars), args.dense_chars,
-                      args.cpu_chars, jobs=args.jobs)
+                      args.cpu_chars, jobs=args.jobs, overlap_chars=args.overlap_chars)
         raw_path.parent.mkdir(parents=True, exist_ok=True)
         raw_path.write_text(json.dumps(raw))
     elif not raw_path.exists():
@@ -379,8 +463,9 @@ def main(argv=None):
     plot(raw, cfg, REPORTS / "bench_cycles.png")
     (REPORTS / "bench.md").write_text(markdown(s))
     print(markdown(s))
+    ov = raw.get("overlap") or {}
     return 0 if raw.get("h_mismatches", 0) == 0 and raw.get("rtl_bpc") == raw.get("golden_bpc") \
-        else 1
+        and ov.get("h_mismatches", 0) == 0 and ov.get("cycle_model_agrees", True) else 1
 
 
 if __name__ == "__main__":

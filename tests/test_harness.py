@@ -79,3 +79,29 @@ def test_ptb_model_through_the_default_configuration():
         if sparse:
             assert bpc_of(b, got.astype(float), ids[1:]) == bpc_of(b, want.astype(float),
                                                                   ids[1:])
+
+
+def test_ptb_model_through_the_overlap_configuration():
+    """``configs/overlap.toml`` (the default with the overlap option), the PTB model baked in,
+    the first test characters streamed (x_t queued ahead): h bit-exact and the sequence's
+    CYCLES equal to the overlap model, below the model without the option (one-hot x: every
+    x pass but the first hides in the previous step's drain)."""
+    from sim.cases import ROOT
+    verilog, manifest, cfg = prepare_model(config=ROOT / "configs" / "overlap.toml")
+    assert cfg.overlap
+    b = load_bundle(PTB_BUNDLE, cfg)
+    from train.data import ptb_chars
+    n = 200
+    ids = ptb_chars()[1]["test"][:n + 1]
+    xs = one_hot_inputs(cfg, ids[:-1], dtype=np.int32)
+    want = GoldenLSTM(cfg, b.q).run_fast(xs, theta=b.theta_raw)[0]
+    cmd = Commands.for_manifest(cfg, manifest).reset()
+    cmd.wr(Reg.THRESHOLD, b.theta_raw).wr(Reg.CTRL, 1)
+    cmd.xfile(soak.BUILD / "ptb_x_overlap.bin", xs, stepwise=False)
+    cmd.wait_h(n * cfg.hidden_size).idle().rd(Reg.CYCLES_LO).rd(Reg.CYCLES_HI)
+    res = run(build(verilog, cfg.name), cmd, soak.BUILD / "runs" / "ptb_overlap")
+    np.testing.assert_array_equal(res.h.reshape(-1, cfg.hidden_size), want)
+    lo, hi = (v for _, v, _ in res.reads()[-2:])
+    model = cycles.cycle_model(cfg, xs, want)["CYCLES"]
+    assert lo | hi << 32 == model
+    assert model < cycles.cycle_model(cfg.replace(overlap=False), xs, want)["CYCLES"]
