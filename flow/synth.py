@@ -120,10 +120,10 @@ def synthesize(cfg, work, weights=None, freq=150.0, seed=1, phase=lambda what: N
 
 
 def ptb_nnz(cfg, weights, chars=5000):
-    """nnz(v_t) of the first ``chars`` PTB test characters run through the golden model of
-    the bundle ``weights`` (sparse mode, its threshold), or None when the bundle is not a
-    PTB character model. nnz_t does not depend on the lane count, so one trace gives every
-    sweep point's cycles per step (``golden.cycles.step_cycles``)."""
+    """``(x part, h part)`` of nnz(v_t) of the first ``chars`` PTB test characters run
+    through the golden model of the bundle ``weights`` (sparse mode, its threshold), or None
+    when the bundle is not a PTB character model. nnz_t does not depend on the lane count, so
+    one trace gives every sweep point's cycles per step (``golden.cycles.step_cycles``)."""
     from golden import cycles
     from golden.bundle import load_bundle
     from golden.model import GoldenLSTM, one_hot_inputs
@@ -133,14 +133,19 @@ def ptb_nnz(cfg, weights, chars=5000):
     from train.data import ptb_chars
     xs = one_hot_inputs(cfg, ptb_chars()[1]["test"][:chars])
     hs = GoldenLSTM(cfg, b.q).run_fast(xs, theta=b.theta_raw)[0]
-    return cycles.nnz_per_step(cfg, xs, hs)
+    return cycles.nnz_parts(cfg, xs, hs)
 
 
-def add_step_time(report, cfg, nnz):
-    """Mean cycles per PTB step for ``cfg`` (its lane count) and, with the report's Fmax,
-    microseconds per step."""
+def add_step_time(report, cfg, parts):
+    """Mean cycles per PTB step for ``cfg`` (its lane count; with the overlap option the
+    characters streamed, only the first step finding the core idle) and, with the report's
+    Fmax, microseconds per step."""
+    import numpy as np
+
     from golden import cycles
-    per_step = float(cycles.step_cycles(cfg, nnz).mean())
+    nx, nh = parts
+    nnz = nx + nh
+    per_step = float(cycles.step_cycles(cfg, nnz, nx, np.arange(len(nnz)) == 0).mean())
     known = [v for v in (report.get("fmax_mhz") or {}).values() if v]
     mhz = min(known) if known else None
     report["ptb_step"] = {"steps": int(len(nnz)), "mean_nnz": float(nnz.mean()),

@@ -179,15 +179,16 @@ def test_sweep_reports_time_per_ptb_step():
     from golden.config import load_config
     cfg = load_config("configs/default.toml")
     assert ptb_nnz(load_config("configs/mnist.toml"), "models/mnist") is None
-    nnz = ptb_nnz(cfg, "models/ptb", chars=300)
-    assert len(nnz) == 300 and nnz[0] == 1                 # the first step sees x only
-    assert 0 < nnz.mean() < cfg.columns
+    nx, nh = ptb_nnz(cfg, "models/ptb", chars=300)
+    assert len(nx) == 300 and (nx == 1).all() and nh[0] == 0   # one-hot x; first step x only
+    assert 0 < (nx + nh).mean() < cfg.columns
     # by hand, T = R max(nnz, m, 1) + L: 64 lanes R = 16, m = 16, L = 64; 16 lanes (one
-    # cell unit) R = 64, m = 16, L = 64
-    nnz = np.array([1, 20, 40])
+    # cell unit) R = 64, m = 16, L = 64; with the overlap option (64 lanes) the x pass of the
+    # first step costs 16 + 20, the others hide: 16 max(nnz_h, 16) + 64
+    nnz = (np.array([1, 1, 1]), np.array([0, 19, 39]))
     assert cycles.latency(cfg) == cycles.latency(cfg.replace(lanes=16)) == 64
-    for lanes, per_step in ((64, [320, 384, 704]), (16, [1088, 1344, 2624])):
-        c = cfg.replace(lanes=lanes)
+    for c, per_step in ((cfg, [320, 384, 704]), (cfg.replace(lanes=16), [1088, 1344, 2624]),
+                        (cfg.replace(overlap=True), [356, 368, 688])):
         r = add_step_time({"fmax_mhz": {"clk": 125.0}}, c, nnz)
         assert r["ptb_step"]["cycles"] == round(sum(per_step) / 3, 1)
         assert r["ptb_step"]["us"] == round(sum(per_step) / 3 / 125.0, 3)
