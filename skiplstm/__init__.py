@@ -9,12 +9,13 @@ __all__ = ["Device", "DeviceError", "DeviceTimeout", "DriverError", "ProtocolErr
            "SerialTransport", "from_torch", "Design", "DesignError"]
 
 
-def from_torch(model, lanes=4, theta=0.0, name="skiplstm", formats=None, cell_units=None):
+def from_torch(model, lanes=4, theta=0.0, name="skiplstm", formats=None, cell_units=None,
+               overlap=False):
     """A :class:`skiplstm.design.Design` from a one-layer ``torch.nn.LSTM`` /
     ``torch.nn.LSTMCell``, a state_dict of either, or a ``.pt`` path."""
     from .design import from_torch as _from_torch
     return _from_torch(model, lanes=lanes, theta=theta, name=name, formats=formats,
-                       cell_units=cell_units)
+                       cell_units=cell_units, overlap=overlap)
 
 
 def __getattr__(name):

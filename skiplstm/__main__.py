@@ -117,7 +117,7 @@ def cmd_generate(args):
     from .design import DesignError, from_torch
     try:
         design = from_torch(args.model, lanes=args.lanes, theta=args.theta, name=args.name,
-                            cell_units=args.cell_units)
+                            cell_units=args.cell_units, overlap=args.overlap)
         paths = design.write(args.out, target=args.target)
     except (DesignError, OSError) as exc:
         print(f"skiplstm generate: error: {exc}", file=sys.stderr)
@@ -161,6 +161,8 @@ def main(argv=None):
     p.add_argument("--cell-units", type=_positive, default=None,
                    help="shared cell units (divide lanes; default: the fewest that keep a row at most 16 cycles)")
     p.add_argument("--theta", type=float, default=0.0, help="pruning threshold on |h|")
+    p.add_argument("--overlap", action="store_true",
+                   help="x columns of each step while the previous step drains")
     p.add_argument("--name", default="skiplstm", help="top module name")
     p.add_argument("--target", choices=("generic", "ecp5"), default="generic",
                    help="generic: portable Verilog; ecp5: MULT18X18D / DP16KD primitives")

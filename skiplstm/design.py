@@ -139,12 +139,14 @@ def choose_formats(fp, weight_bits=8, bias_bits=16, overrides=None):
     return chosen
 
 
-def from_torch(model, lanes=4, theta=0.0, name="skiplstm", formats=None, cell_units=None):
+def from_torch(model, lanes=4, theta=0.0, name="skiplstm", formats=None, cell_units=None,
+               overlap=False):
     """A :class:`Design` from a trained one-layer PyTorch LSTM (see the module docstring).
 
     ``lanes`` must divide the hidden size; ``theta`` is the pruning threshold on |h| (0: no
     pruning, the hardware still skips zero elements); ``formats`` overrides some or all of
-    ``input``, ``weight``, ``bias``, ``state``, ``cell`` (Format or {bits, frac})."""
+    ``input``, ``weight``, ``bias``, ``state``, ``cell`` (Format or {bits, frac});
+    ``overlap`` builds the overlap option (docs/contract.md section 6)."""
     from golden.config import Config, ConfigError
     from golden.params import FloatParams, ParamError
     w_ih, w_hh, b_ih, b_hh = (None if v is None else _as_numpy(v) for v in _params_of(model))
@@ -156,7 +158,7 @@ def from_torch(model, lanes=4, theta=0.0, name="skiplstm", formats=None, cell_un
         raise DesignError(str(exc)) from None
     try:
         cfg = Config(name=name, input_size=fp.input_size, hidden_size=fp.hidden_size,
-                     lanes=lanes, cell_units=cell_units,
+                     lanes=lanes, cell_units=cell_units, overlap=overlap,
                      formats=choose_formats(fp, overrides=formats))
     except ConfigError as exc:
         raise DesignError(str(exc)) from None
@@ -329,9 +331,16 @@ class Design:
         else:
             lines.append("saturation: none")
         d = cycles.describe(cfg)
-        lines.append(f"cycle model: T_step = {cfg.rows_per_lane} * max(nnz_t, "
-                     f"{cfg.min_columns}, 1) + {d['L']}; dense step "
-                     f"{d['dense_step_cycles']} cycles")
+        if cfg.overlap:
+            lines.append(f"cycle model (overlap): T_step = {cfg.rows_per_lane} * max(nnz_h, "
+                         f"{cfg.min_columns}, 1) + {d['L']} + max(0, {cfg.rows_per_lane} * "
+                         f"max(nnz_x, 1) + {d['F']} - {d['W']}) (the first step after idle: "
+                         f"+ {cfg.rows_per_lane} * max(nnz_x, 1) + {d['F']}); dense step "
+                         f"{d['dense_step_cycles']} cycles")
+        else:
+            lines.append(f"cycle model: T_step = {cfg.rows_per_lane} * max(nnz_t, "
+                         f"{cfg.min_columns}, 1) + {d['L']}; dense step "
+                         f"{d['dense_step_cycles']} cycles")
         if self._last_x is not None:
             xs = self._last_x
             hs = GoldenLSTM(cfg, self.q).run_fast(xs, theta=self.theta_raw)[0]

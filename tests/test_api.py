@@ -99,12 +99,13 @@ def test_saturation_is_reported_with_the_format_that_would_hold_it():
     assert auto.saturation() == {} and auto.cfg.formats.weight.frac == 5
 
 
-@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
-def test_simulate_equals_predict_and_the_cycle_model(tmp_path, simulator):
+@pytest.mark.parametrize("simulator,overlap", [("verilator", False), ("icarus", False),
+                                               ("icarus", True)])
+def test_simulate_equals_predict_and_the_cycle_model(tmp_path, simulator, overlap):
     lstm = _lstm(X=4, H=8, seed=3)
     x = np.random.default_rng(4).uniform(-1, 1, (12, 4))
     x[3:6] = 0                                                 # zero inputs are skipped
-    design = skiplstm.from_torch(lstm, lanes=4, theta=0.05, name="api_lstm")
+    design = skiplstm.from_torch(lstm, lanes=4, theta=0.05, name="api_lstm", overlap=overlap)
     assert design.written is None
     run = design.simulate(x, simulator=simulator)             # writes the design first
     assert design.written is not None
@@ -112,6 +113,7 @@ def test_simulate_equals_predict_and_the_cycle_model(tmp_path, simulator):
     hs = design.predict_raw(x)
     assert run.counters == cycles.cycle_model(design.cfg, design._last_x, hs)
     assert "zeros in h" in design.report()
+    assert ("cycle model (overlap)" in design.report()) == overlap
 
 
 def test_write_products(tmp_path):
