@@ -345,8 +345,8 @@ class SkipLSTM(wiring.Component):
             regs.step_inc.eq(step_done), regs.columns_add.eq(step_nnz),
             regs.skipped_add.eq(step_skipped),
         ]
-        if overlap:     # (the x pass counts as in flight)
-            m.d.comb += [regs.busy.eq(busy | start | x_phase | start_x | loader.active |
+        if overlap:     # (the x pass counts as in flight; its sums waiting for room do not)
+            m.d.comb += [regs.busy.eq(busy | start | start_x | x_busy | loader.active |
                                       w_in.holds),
                          regs.cycle_inc.eq(busy | x_busy)]
 

@@ -145,8 +145,8 @@ def test_sparse_and_dense_give_identical_h(rng):
 def test_h_held_back_then_leaves_back_to_back(rng, name):
     """With tready low, the core stops after two steps (the FIFO then holds 2H values) and
     loses nothing; released, the held values leave one per cycle, across words, unit groups
-    and steps, and every step's h is bit-exact. (With ``overlap`` the third step's x pass
-    may run; its h pass waits.)"""
+    and steps, and every step's h is bit-exact. STATUS.BUSY is 0 while the core waits only
+    for room. (With ``overlap`` the third step's x pass runs; its h pass waits.)"""
     base, _, option = name.partition("-")
     cfg = CONFIGS[base].replace(overlap=option == "overlap")
     sc = Scenario(cfg, random_params(rng, cfg), random_sequences(rng, cfg, [4], density=0.6),
@@ -164,12 +164,13 @@ def test_h_held_back_then_leaves_back_to_back(rng, name):
         # long enough for two more steps, were they allowed to start
         await ctx.tick().repeat(4 * cycles.latency(cfg) + 8 * cfg.rows_per_lane * cfg.columns)
         steps.append(await tb.read(ctx, "STEPS"))
+        steps.append(await tb.read(ctx, "STATUS") & 1)   # BUSY 0: waiting only for room
         assert not tb.h
         tb.h_ready = True
         await tb.wait_h(ctx, 4 * cfg.hidden_size)
 
     tb.run(main)
-    assert steps == [2]
+    assert steps == [2, 0]
     compare(tb, sc.expected()[0], cfg.hidden_size)
     gaps = np.diff(tb.h_cycles[:2 * cfg.hidden_size])
     assert (gaps == 1).all(), f"gaps after values {np.flatnonzero(gaps != 1).tolist()}"
