@@ -90,6 +90,18 @@ def test_lint_clean_with_documented_waivers(small_build):
     assert rc == 0, out
 
 
+def test_overlap_build_is_lint_clean_and_states_its_model(tmp_path):
+    cfg = SMALL.replace(overlap=True)
+    vpath, jpath = generate(cfg, tmp_path, quiet=True)
+    rc, out = lint(vpath)
+    assert rc == 0, out
+    man = json.loads(jpath.read_text())
+    assert man["config"]["overlap"] is True
+    model = man["cycle_model"]
+    assert (model["overlap"], model["F"], model["W"]) == (True, 20, cycles.latency(cfg) - 4)
+    assert "formula_overlap" in model
+
+
 def test_lint_catches_a_real_problem(small_build, tmp_path):
     broken = tmp_path / "tiny_lstm.v"
     broken.write_text(small_build[0].read_text().replace(
