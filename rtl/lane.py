@@ -129,6 +129,7 @@ class Lane(wiring.Component):
             part1 = Signal(name="part1")
             m.d.sync += part1.eq(self.column.part)
             part, prow = part1, row1
+            parts, prows = {1: part1}, {1: row1}          # cycle -> the flag, the row
         # a row's last column, carried along the pipeline to the result register (cycle n:
         # ``last{n}``; in cycle ``latency`` the accumulator holds the finished row)
         last = Signal(name="last1")
@@ -142,6 +143,7 @@ class Lane(wiring.Component):
                 prow_n = Signal(self.row_width, name=f"prow{cycle}")
                 m.d.sync += [part_n.eq(part), prow_n.eq(prow)]
                 part, prow = part_n, prow_n
+                parts[cycle], prows[cycle] = part, prow
 
         # Cycle 1 -> 2: memory reads
         m.d.comb += [bank.r_addr.eq(addr1[:bank_bits]) for bank in banks]
@@ -157,16 +159,14 @@ class Lane(wiring.Component):
         sel3a = Signal(range(max(n_banks, 2)), name="sel3a")
         m.d.sync += [b3a.eq(b_rd.data), v3a.eq(v2), first3a.eq(first2), sel3a.eq(sel2)]
         if overlap:
-            # the partial sums, read like the bias (the h pass of a row starts from its
-            # partial sum; it is written at least a row's columns before: the top starts an
-            # h pass only after the x pass's last row is in its partial sum)
+            # the partial sums: read in cycle 6 (data in cycle 7), merged into the last bias
+            # register (the h pass of a row starts from its partial sum; the top starts an h
+            # pass only after the x pass's last row is in its partial sum, and the bias
+            # pipeline before stays as narrow as the bias)
             pmem = Memory(shape=signed(cfg.accumulator.bits), depth=cfg.rows_per_lane, init=[])
             m.submodules.pmem = pmem
             p_rd, p_wr = pmem.read_port(), pmem.write_port()
-            m.d.comb += p_rd.addr.eq(row1)
-            part2, part3a = Signal(name="init_part2"), Signal(name="init_part3a")
-            p3a = Signal(signed(cfg.accumulator.bits), name="p3a")
-            m.d.sync += [part2.eq(part1), part3a.eq(part2), p3a.eq(p_rd.data)]
+            m.d.comb += p_rd.addr.eq(prows[6])
 
         # Cycle 3 -> 4: every bank output into a fabric register beside its block RAM (a
         # lane's block RAMs may sit far apart), the broadcast v element (cycle 3) into this
@@ -193,11 +193,11 @@ class Lane(wiring.Component):
         # to the accumulator
         v, first = v3a, first3a
         bias = b3a << (pf - f.bias.frac)
-        if overlap:
-            bias = Mux(part3a, bias, p3a)
         for cycle in range(4, 5 + 1 + Multiplier.latency + 1):
             v_n, first_n = Signal(name=f"v{cycle}"), Signal(name=f"first{cycle}")
             bias_n = Signal(signed(cfg.accumulator.bits), name=f"bias{cycle}")
+            if overlap and cycle == 5 + 1 + Multiplier.latency:
+                bias = Mux(parts[cycle - 1], bias, p_rd.data)
             m.d.sync += [v_n.eq(v), first_n.eq(first), bias_n.eq(bias)]
             v, first, bias = v_n, first_n, bias_n
 
