@@ -285,16 +285,47 @@ def bpc_of(b, hs, ids):
     return float(-logp[np.arange(len(ids)), ids].mean() / np.log(2))
 
 
+def run_segments(exe, cfg, manifest, theta, ctrl, xs, segs, label, stepwise, after=None):
+    """Each segment ``(a, e)`` of ``xs`` through its own harness process, all at once (one
+    thread each), from zero state with THRESHOLD ``theta`` and CTRL ``ctrl``; ``stepwise``
+    as in ``Commands.xfile``; ``after(cmd, a, e)`` appends commands. A progress bar counts
+    the steps whose h has arrived; returns the harness results in segment order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from flow.progress import Progress
+    work = BUILD / "bench"
+    work.mkdir(parents=True, exist_ok=True)
+    H = cfg.hidden_size
+    done = [0] * len(segs)
+    bar = Progress(segs[-1][1] - segs[0][0], f"bench {label}")
+
+    def one(k, a, e):
+        cmd = Commands.for_manifest(cfg, manifest).reset()
+        cmd.wr(Reg.THRESHOLD, theta).wr(Reg.CTRL, ctrl | Ctrl.CLEAR_STATE | Ctrl.CLEAR_COUNTERS)
+        cmd.xfile(work / f"x_{label}{k}.bin", xs[a:e], stepwise=stepwise)
+        if after:
+            after(cmd, a, e)
+
+        def progress(beats):
+            done[k] = beats // H
+            bar.update(sum(done))
+        return run(exe, cmd, work / f"{label}{k}", progress=progress)
+
+    with ThreadPoolExecutor(len(segs)) as pool:
+        results = list(pool.map(lambda arg: one(*arg), [(k, a, e) for k, (a, e) in
+                                                       enumerate(segs)]))
+    bar.update(segs[-1][1] - segs[0][0])
+    bar.close()
+    return results
+
+
 def measure(chars, dense_chars, cpu_chars, bundle=PTB_BUNDLE, jobs=2, overlap_chars=0):
     """Runs the benchmark; returns the raw per-step data. The sparse characters run as
     ``jobs`` contiguous sequences at once (one harness process each, every one from zero
     state, as the golden model is run too); dense mode runs one sequence."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from golden.bundle import load_bundle
     from golden.model import GoldenLSTM, one_hot_inputs
     from train.data import ptb_chars
-    from flow.progress import Progress
     verilog, manifest, cfg = prepare_model(bundle)
     b = load_bundle(bundle, cfg)
     test = ptb_chars()[1]["test"]
@@ -306,33 +337,14 @@ def measure(chars, dense_chars, cpu_chars, bundle=PTB_BUNDLE, jobs=2, overlap_ch
     exe = build(verilog, cfg.name, quiet=False)
     golden = GoldenLSTM(cfg, b.q)
     out = {"steps": n, "theta_raw": b.theta_raw, "jobs": jobs}
-    work = BUILD / "bench"
-    work.mkdir(parents=True, exist_ok=True)
     H = cfg.hidden_size
     for mode, sparse, count, parts in (("sparse", 1, n, max(1, min(jobs, n))),
                                        ("dense", 0, min(dense_chars, n), 1)):
         bounds = [int(v) for v in np.linspace(0, count, parts + 1)]
         segs = list(zip(bounds[:-1], bounds[1:]))
         want = np.concatenate([golden.run_fast(xs[a:e], theta=b.theta_raw)[0] for a, e in segs])
-        done = [0] * len(segs)
-        bar = Progress(count, f"bench {mode}")
-
-        def one(k, a, e):
-            cmd = Commands.for_manifest(cfg, manifest).reset()
-            cmd.wr(Reg.THRESHOLD, b.theta_raw).wr(
-                Reg.CTRL, sparse | Ctrl.CLEAR_STATE | Ctrl.CLEAR_COUNTERS)
-            cmd.xfile(work / f"x_{mode}{k}.bin", xs[a:e], stepwise=True)
-
-            def progress(beats):
-                done[k] = beats // H
-                bar.update(sum(done))
-            return run(exe, cmd, work / f"{mode}{k}", progress=progress)
-
-        with ThreadPoolExecutor(len(segs)) as pool:
-            results = list(pool.map(lambda arg: one(*arg), [(k, a, e) for k, (a, e) in
-                                                           enumerate(segs)]))
-        bar.update(count)
-        bar.close()
+        results = run_segments(exe, cfg, manifest, b.theta_raw, sparse, xs, segs, mode,
+                               stepwise=True)
         got = np.concatenate([r.h for r in results]).reshape(-1, H)
         mism = int(np.count_nonzero(got != want)) if got.shape == want.shape else -1
         per_step = [c for r in results for c in r.step_cycles()]
@@ -368,7 +380,6 @@ def measure_overlap(xs, b, count, jobs):
     ``jobs`` sequences from zero state; h and the total CYCLES of each sequence against
     golden and the overlap cycle model. (Per-step CYCLES cannot be read while steps overlap.)"""
     from golden.model import GoldenLSTM
-    from flow.progress import Progress
     verilog, manifest, cfg = prepare_model(config=ROOT / "configs" / "overlap.toml")
     print("bench overlap: building the harness for configs/overlap.toml", flush=True)
     exe = build(verilog, cfg.name, quiet=False)
@@ -377,29 +388,11 @@ def measure_overlap(xs, b, count, jobs):
     bounds = [int(v) for v in np.linspace(0, count, max(1, min(jobs, count)) + 1)]
     segs = list(zip(bounds[:-1], bounds[1:]))
     want = [golden.run_fast(xs[a:e], theta=b.theta_raw)[0] for a, e in segs]
-    work = BUILD / "bench"
-    done = [0] * len(segs)
-    bar = Progress(count, "bench overlap")
 
-    def one(k, a, e):
-        cmd = Commands.for_manifest(cfg, manifest).reset()
-        cmd.wr(Reg.THRESHOLD, b.theta_raw).wr(
-            Reg.CTRL, Ctrl.SPARSE | Ctrl.CLEAR_STATE | Ctrl.CLEAR_COUNTERS)
-        cmd.xfile(work / f"x_overlap{k}.bin", xs[a:e], stepwise=False)
-        cmd.wait_h((e - a) * H).idle()
-        cmd.rd(Reg.CYCLES_LO).rd(Reg.CYCLES_HI).rd(Reg.STEPS)
-
-        def progress(beats):
-            done[k] = beats // H
-            bar.update(sum(done))
-        return run(exe, cmd, work / f"overlap{k}", progress=progress)
-
-    from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(len(segs)) as pool:
-        results = list(pool.map(lambda arg: one(*arg), [(k, a, e) for k, (a, e) in
-                                                       enumerate(segs)]))
-    bar.update(count)
-    bar.close()
+    def counters(cmd, a, e):
+        cmd.wait_h((e - a) * H).idle().rd(Reg.CYCLES_LO).rd(Reg.CYCLES_HI).rd(Reg.STEPS)
+    results = run_segments(exe, cfg, manifest, b.theta_raw, Ctrl.SPARSE, xs, segs, "overlap",
+                           stepwise=False, after=counters)
     got_cycles, model, plain, mism = [], [], [], 0
     for r, (a, e), w in zip(results, segs, want):
         got = np.asarray(r.h).reshape(-1, H)
