@@ -27,7 +27,8 @@ from golden.config import load_config
 from golden.bundle import save_bundle
 from .data import mnist_5k
 from .checkpoint import TrainingRun
-from .model import SparseLSTM
+from golden.bundle import load_bundle
+from .model import SparseLSTM, activity_penalty, distilled, load_float_params
 from flow.progress import Progress
 from .recipe import Schedule, add_recipe_arguments, recorded_args
 
@@ -72,6 +73,10 @@ def train(args):
     model = SparseLSTM(ROW_PIXELS, cfg.hidden_size, CLASSES, theta=0.0,
                        prune_grad=args.prune_grad)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    teacher = None
+    if args.teacher:
+        teacher = load_float_params(SparseLSTM(ROW_PIXELS, cfg.hidden_size, CLASSES),
+                                    load_bundle(args.teacher, cfg)).eval()
     n_batches = -(-len(ytr) // args.batch)
     total_steps = n_batches * args.epochs
     sched = Schedule(total_steps, args.lr, args.theta, args.prune_start, args.warmup,
@@ -96,8 +101,17 @@ def train(args):
             y = torch.from_numpy(ytr[idx])
             penalty = l1 > 0 and sched.fraction(step) >= sched.prune_start
             h, _, pre = model(x, return_pre=penalty)
-            loss = torch.nn.functional.cross_entropy(model.out(h[:, -1]), y)
-            total = loss + (l1 * pre.abs().mean() if penalty else 0.0)
+            logits = model.out(h[:, -1])
+            loss = torch.nn.functional.cross_entropy(logits, y)
+            task = loss
+            if teacher is not None:
+                with torch.no_grad():
+                    t_h, _, _ = teacher(x)
+                task = distilled(loss, logits, teacher.out(t_h[:, -1]), args.kd)
+            if penalty and args.free_last:
+                pre = pre[:, :-1]          # the read-out step: pruned by theta, not penalised
+            total = task + (l1 * activity_penalty(pre, model.theta, args.penalty, args.tau)
+                             if penalty else 0.0)
             opt.zero_grad()
             total.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -131,6 +145,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m train.mnist", description=__doc__.split("\n")[0])
     add_recipe_arguments(ap, config=MNIST_CONFIG, out="models/mnist", epochs=20, qat_epochs=3,
                          batch=64, warmup=0.5)
+    ap.add_argument("--free-last", action="store_true",
+                    help="no sparsity penalty on the last step's h (the one read out); the "
+                         "threshold still prunes it")
     ap.add_argument("--max-train", type=int, default=0, help="training images (0: all)")
     args = ap.parse_args(argv)
     train(args)

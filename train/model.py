@@ -15,7 +15,7 @@ from torch import nn
 
 from golden.layout import N_GATES
 
-__all__ = ["SparseLSTM", "fake_quant", "load_float_params"]
+__all__ = ["SparseLSTM", "fake_quant", "load_float_params", "activity_penalty", "distilled"]
 
 
 def fake_quant(x, fmt):
@@ -23,6 +23,30 @@ def fake_quant(x, fmt):
     scale = float(2 ** fmt.frac)
     q = torch.clamp(torch.round(x * scale), fmt.min, fmt.max) / scale
     return x + (q - x).detach()
+
+
+def activity_penalty(pre, theta, kind="l1", tau=0.05):
+    """The sparsity penalty on the pre-threshold h, a mean over its elements.
+
+    ``"l1"``: ``|h|``, which also shrinks the units that stay above theta. ``"l0"``: a smooth
+    count of the elements at or above theta, ``sigmoid((|h| - theta) / tau)``: its gradient is
+    concentrated within a few ``tau`` of the threshold, so a unit well above it (one that
+    carries information) is left alone while one just above it is pushed under.
+    """
+    if kind == "l1":
+        return pre.abs().mean()
+    if kind == "l0":
+        return torch.sigmoid((pre.abs() - theta) / tau).mean()
+    raise ValueError(f"penalty={kind!r}; allowed: 'l1', 'l0'")
+
+
+def distilled(loss, logits, teacher_logits, kd):
+    """``(1 - kd) * loss + kd * KL(teacher || student)`` over the last axis of the logits, a mean
+    over the rest: the task loss mixed with matching a (dense) teacher's output distribution."""
+    log_p = torch.log_softmax(logits, -1)
+    log_t = torch.log_softmax(teacher_logits, -1)
+    kl = nn.functional.kl_div(log_p, log_t, log_target=True, reduction="none").sum(-1).mean()
+    return (1.0 - kd) * loss + kd * kl
 
 
 class SparseLSTM(nn.Module):

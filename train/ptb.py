@@ -30,7 +30,8 @@ from golden.config import DEFAULT_CONFIG, load_config
 from golden.bundle import save_bundle
 from .data import ptb_chars
 from .checkpoint import TrainingRun
-from .model import SparseLSTM
+from golden.bundle import load_bundle
+from .model import SparseLSTM, activity_penalty, distilled, load_float_params
 from flow.progress import Progress
 from .recipe import Schedule, add_recipe_arguments, recorded_args
 
@@ -76,6 +77,10 @@ def train(args):
     model = SparseLSTM(len(vocab), cfg.hidden_size, len(vocab), theta=0.0,
                        prune_grad=args.prune_grad)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    teacher, t_state = None, None
+    if args.teacher:
+        teacher = load_float_params(SparseLSTM(len(vocab), cfg.hidden_size, len(vocab)),
+                                    load_bundle(args.teacher, cfg)).eval()
     data = batchify(splits["train"], args.batch)
     windows = (data.shape[1] - 1) // args.bptt
     if args.max_windows:
@@ -106,7 +111,13 @@ def train(args):
             logits = model.out(h)
             loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
                                                      y.reshape(-1))
-            total = loss + (l1 * pre.abs().mean() if penalty else 0.0)
+            task = loss
+            if teacher is not None:
+                with torch.no_grad():
+                    t_h, t_state, _ = teacher(x, None if w == 0 else t_state)
+                task = distilled(loss, logits, teacher.out(t_h), args.kd)
+            total = task + (l1 * activity_penalty(pre, model.theta, args.penalty, args.tau)
+                             if penalty else 0.0)
             opt.zero_grad()
             total.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
