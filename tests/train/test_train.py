@@ -12,7 +12,7 @@ from train import evaluate, mnist, ptb
 from golden.bundle import BundleError, load_bundle, save_bundle
 from train.data import DataError, mnist_5k, ptb_chars
 from train.evaluate import ptb_float, ptb_golden, unit_sparsity
-from train.model import SparseLSTM
+from train.model import SparseLSTM, activity_penalty, distilled
 
 TINY = Config(input_size=50, hidden_size=16, lanes=4)
 
@@ -79,6 +79,32 @@ def test_schedule_feedback_holds_the_target():
     assert s.lr_at(0) == pytest.approx(1e-3) and s.lr_at(1000) == pytest.approx(5e-5)
 
 
+def test_smooth_count_penalty_spares_the_units_well_above_theta():
+    h = torch.tensor([0.0, 0.2, 0.3, 0.9, -0.9], requires_grad=True)
+    p = activity_penalty(h, 0.3, "l0", tau=0.05)
+    p.backward()
+    count = torch.sigmoid((h.detach().abs() - 0.3) / 0.05)
+    torch.testing.assert_close(p, count.mean())
+    assert abs(count[2].item() - 0.5) < 1e-7                 # half an element at theta
+    g = h.grad * len(h)
+    assert g[2] > 4.9 and abs(g[3]) < 0.01 and abs(g[4]) < 0.01   # pushed at theta, not above
+    h.grad = None
+    activity_penalty(h, 0.3, "l1").backward()                 # the L1 shrinks every element
+    torch.testing.assert_close(h.grad * len(h), torch.tensor([0.0, 1.0, 1.0, 1.0, -1.0]))
+    with pytest.raises(ValueError, match="penalty='l2'; allowed: 'l1', 'l0'"):
+        activity_penalty(h, 0.3, "l2")
+
+
+def test_distillation_mixes_the_task_loss_with_the_kl_to_the_teacher():
+    torch.manual_seed(0)
+    logits, other = torch.randn(3, 5, 7), torch.randn(3, 5, 7)
+    loss = torch.tensor(2.0)
+    torch.testing.assert_close(distilled(loss, logits, logits, 0.5), torch.tensor(1.0))
+    p, t = torch.log_softmax(logits, -1), torch.log_softmax(other, -1)
+    kl = (t.exp() * (t - p)).sum(-1).mean()
+    torch.testing.assert_close(distilled(loss, logits, other, 0.25), 0.75 * loss + 0.25 * kl)
+
+
 def test_ptb_training_smoke_writes_a_loadable_bundle(tmp_path, capsys):
     cfg_path = tmp_path / "tiny.toml"
     cfg_path.write_text("input_size = 50\nhidden_size = 16\nlanes = 4\n")
@@ -112,6 +138,13 @@ def test_ptb_training_smoke_writes_a_loadable_bundle(tmp_path, capsys):
                            "--target", "0", "--log-dir", str(tmp_path)])
     np.testing.assert_allclose(load_bundle(init, TINY).float_params.w_hh,
                                load_bundle(out, TINY).float_params.w_hh, rtol=0, atol=1e-6)
+    # the smooth-count penalty and distillation from a teacher bundle run and export
+    kd = tmp_path / "kd"
+    ptb.main(common[:2] + ["--out", str(kd), "--epochs", "1", "--qat-epochs", "0",
+                           "--max-windows", "2", "--batch", "4", "--bptt", "20",
+                           "--valid-limit", "500", "--teacher", str(out), "--penalty", "l0",
+                           "--prune-start", "0", "--log-dir", str(tmp_path)])
+    assert json.loads((kd / "model.json").read_text())["training"]["teacher"] == str(out)
 
 
 def test_mnist_training_smoke_resumes_and_checks_the_configuration(tmp_path, capsys):
@@ -133,6 +166,11 @@ def test_mnist_training_smoke_resumes_and_checks_the_configuration(tmp_path, cap
     state = torch.load(logs / "bundle.ckpt", weights_only=False)
     assert state["epoch"] == 2 and {"model", "opt", "history", "l1", "theta", "rng",
                                     "args"} <= set(state)
+    kd = tmp_path / "kd"
+    mnist.main(common[:2] + ["--out", str(kd), "--epochs", "1", "--qat-epochs", "0",
+                             "--max-train", "64", "--batch", "32", "--teacher", str(out),
+                             "--free-last", "--penalty", "l1", "--log-dir", str(logs)])
+    assert json.loads((kd / "model.json").read_text())["training"]["free_last"]
     mnist.main(common + ["--resume"])                   # nothing left: re-exports the bundle
     assert "resumed from" in capsys.readouterr().out
     assert len((logs / "bundle.jsonl").read_text().splitlines()) == 2
