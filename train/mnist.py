@@ -26,10 +26,9 @@ import torch
 
 from golden.config import load_config
 
-from golden.bundle import save_bundle
+from golden.bundle import load_bundle, save_bundle
 from .data import mnist_5k
 from .checkpoint import TrainingRun
-from golden.bundle import load_bundle
 from .model import SparseLSTM, activity_penalty, distilled, load_float_params
 from flow.progress import Progress
 from .recipe import Schedule, add_recipe_arguments, recorded_args

@@ -11,7 +11,8 @@ the steps; then theta ramps to ``--theta`` and a feedback loop on each batch's m
 sparsity sets the weight of an L1 penalty on the pre-threshold h (or, with ``--feedback
 theta``, the threshold itself) so that the sparsity follows a cubic ramp to ``--target``; the
 gradient passes straight through the pruning (``--prune-grad ste``; ``zero``: none to a
-pruned element). The last ``--qat-epochs`` epochs train with fake quantisation to the
+pruned element). ``--penalty l0`` replaces the L1 by a smooth count of the elements at or above
+theta; ``--teacher`` adds distillation from a dense bundle's output. The last ``--qat-epochs`` epochs train with fake quantisation to the
 hardware formats. Seeded; ``--resume``
 continues from the checkpoint the run writes after every epoch.
 """
@@ -27,10 +28,9 @@ import torch
 
 from golden.config import DEFAULT_CONFIG, load_config
 
-from golden.bundle import save_bundle
+from golden.bundle import load_bundle, save_bundle
 from .data import ptb_chars
 from .checkpoint import TrainingRun
-from golden.bundle import load_bundle
 from .model import SparseLSTM, activity_penalty, distilled, load_float_params
 from flow.progress import Progress
 from .recipe import Schedule, add_recipe_arguments, recorded_args

@@ -63,14 +63,15 @@ def add_recipe_arguments(ap, *, config, out, epochs, qat_epochs, batch, warmup):
     ap.add_argument("--target", type=float, default=0.92,
                     help="target h sparsity held by the feedback loop (0: fixed --l1)")
     ap.add_argument("--l1", type=float, default=0.05,
-                    help="L1 weight on the pre-threshold |h| (initial value when --target > 0)")
+                    help="weight of the sparsity penalty on the pre-threshold h (initial value when "
+                         "--target > 0)")
     ap.add_argument("--penalty", choices=("l1", "l0"), default="l1",
                     help="the sparsity penalty on the pre-threshold h whose weight is --l1: "
                          "|h|, or a smooth count of the elements at or above theta")
     ap.add_argument("--tau", type=float, default=0.05,
                     help="width of the smooth count's step around theta (--penalty l0)")
     ap.add_argument("--l1-max", type=float, default=5.0,
-                    help="ceiling of the L1 weight under --feedback l1")
+                    help="ceiling of the penalty weight under --feedback l1")
     ap.add_argument("--init", default="",
                     help="model bundle whose float weights start the run (sparse fine-tuning "
                          "of a dense baseline); default: random initialisation")
