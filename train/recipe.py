@@ -35,10 +35,15 @@ ROOT = Path(__file__).resolve().parent.parent
 _NOT_RECIPE = {"out", "resume", "checkpoint", "log_dir", "threads", "config"}
 
 
+# options added after checkpoints were first written, with what a run computed before them
+_ADDED = {"penalty": "l1", "tau": 0.05, "teacher": "", "kd": 0.5, "free_last": False}
+
+
 def same_recipe(saved_args: dict, args: dict):
-    """True when a checkpoint's options match this run's (apart from paths and threads)."""
+    """True when a checkpoint's options match this run's (apart from paths and threads). An
+    option the checkpoint does not record counts as its behaviour before the option existed."""
     keys = (set(saved_args) | set(args)) - _NOT_RECIPE
-    return all(saved_args.get(k) == args.get(k) for k in keys)
+    return all(saved_args.get(k, _ADDED.get(k)) == args.get(k, _ADDED.get(k)) for k in keys)
 
 
 def add_recipe_arguments(ap, *, config, out, epochs, qat_epochs, batch, warmup):

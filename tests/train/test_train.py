@@ -105,6 +105,16 @@ def test_distillation_mixes_the_task_loss_with_the_kl_to_the_teacher():
     torch.testing.assert_close(distilled(loss, logits, other, 0.25), 0.75 * loss + 0.25 * kl)
 
 
+def test_a_checkpoint_from_before_an_option_resumes_only_if_the_run_keeps_its_old_behaviour():
+    from train.recipe import same_recipe
+    old = {"lr": 0.002, "theta": 0.3, "out": "a"}                 # written before --penalty
+    assert same_recipe(old, {"lr": 0.002, "theta": 0.3, "out": "b", "penalty": "l1",
+                             "tau": 0.05, "teacher": "", "kd": 0.5})
+    assert not same_recipe(old, {"lr": 0.002, "theta": 0.3, "penalty": "l0"})
+    assert not same_recipe(old, {"lr": 0.002, "theta": 0.3, "teacher": "models/ptb_dense"})
+    assert not same_recipe(old, {"lr": 0.001, "theta": 0.3})
+
+
 def test_ptb_training_smoke_writes_a_loadable_bundle(tmp_path, capsys):
     cfg_path = tmp_path / "tiny.toml"
     cfg_path.write_text("input_size = 50\nhidden_size = 16\nlanes = 4\n")
