@@ -72,9 +72,9 @@ sim: $(STAMP)
 	SIM=$(SIM) WAVES=$(WAVES) $(PY) -m pytest tests/test_cocotb.py $(PYTEST_ARGS)
 
 # Full training: dense baselines (PTB 7 epochs, more than the pruned model's 5; MNIST 80, as
-# many as the pruned model's) and pruned models, PTB and MNIST, then the evaluation report. Seeded, one torch thread per run; per-epoch
-# logs in build/train/; an interrupted run continues with --resume. Writes models/; commit
-# what should ship. Measured cost in the README.
+# many as the pruned model's) and pruned models, PTB and MNIST, then the evaluation report.
+# Seeded, one torch thread per run; per-epoch logs in build/train/; an interrupted run
+# continues with --resume. Writes models/; commit what should ship. Measured cost in the README.
 train: $(STAMP)
 	$(PY) -m train.ptb --resume --out models/ptb_dense --epochs 7 --theta 0 --target 0 --l1 0 --qat-epochs 0
 	$(PY) -m train.ptb --resume --out models/ptb

@@ -26,10 +26,10 @@ import torch
 
 from golden.config import load_config
 
-from golden.bundle import load_bundle, save_bundle
+from golden.bundle import save_bundle
 from .data import mnist_5k
 from .checkpoint import TrainingRun
-from .model import SparseLSTM, activity_penalty, distilled, load_float_params
+from .model import SparseLSTM, activity_penalty, distilled, load_teacher
 from flow.progress import Progress
 from .recipe import Schedule, add_recipe_arguments, recorded_args
 
@@ -76,8 +76,7 @@ def train(args):
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     teacher = None
     if args.teacher:
-        teacher = load_float_params(SparseLSTM(ROW_PIXELS, cfg.hidden_size, CLASSES),
-                                    load_bundle(args.teacher, cfg)).eval()
+        teacher = load_teacher(args.teacher, cfg, ROW_PIXELS, CLASSES)
     n_batches = -(-len(ytr) // args.batch)
     total_steps = n_batches * args.epochs
     sched = Schedule(total_steps, args.lr, args.theta, args.prune_start, args.warmup,

@@ -13,9 +13,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from golden.bundle import load_bundle
 from golden.layout import N_GATES
 
-__all__ = ["SparseLSTM", "fake_quant", "load_float_params", "activity_penalty", "distilled"]
+__all__ = ["SparseLSTM", "fake_quant", "load_float_params", "activity_penalty", "distilled",
+           "load_teacher"]
 
 
 def fake_quant(x, fmt):
@@ -132,3 +134,10 @@ def load_float_params(model, bundle):
             dst.copy_(torch.from_numpy(src).to(dst.dtype))
         model.lstm.bias_hh_l0.zero_()
     return model
+
+
+def load_teacher(path, cfg, input_size, n_out):
+    """The float model of bundle ``path`` (checked against ``cfg``), frozen for distillation."""
+    model = load_float_params(SparseLSTM(input_size, cfg.hidden_size, n_out),
+                              load_bundle(path, cfg))
+    return model.eval().requires_grad_(False)

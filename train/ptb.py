@@ -11,10 +11,10 @@ the steps; then theta ramps to ``--theta`` and a feedback loop on each batch's m
 sparsity sets the weight of an L1 penalty on the pre-threshold h (or, with ``--feedback
 theta``, the threshold itself) so that the sparsity follows a cubic ramp to ``--target``; the
 gradient passes straight through the pruning (``--prune-grad ste``; ``zero``: none to a
-pruned element). ``--penalty l0`` replaces the L1 by a smooth count of the elements at or above
-theta; ``--teacher`` adds distillation from a dense bundle's output. The last ``--qat-epochs`` epochs train with fake quantisation to the
-hardware formats. Seeded; ``--resume``
-continues from the checkpoint the run writes after every epoch.
+pruned element). ``--penalty l0`` replaces the L1 by a smooth count of the elements at or
+above theta; ``--teacher`` adds distillation from a dense bundle's output. The last
+``--qat-epochs`` epochs train with fake quantisation to the hardware formats. Seeded;
+``--resume`` continues from the checkpoint the run writes after every epoch.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ import torch
 
 from golden.config import DEFAULT_CONFIG, load_config
 
-from golden.bundle import load_bundle, save_bundle
+from golden.bundle import save_bundle
 from .data import ptb_chars
 from .checkpoint import TrainingRun
-from .model import SparseLSTM, activity_penalty, distilled, load_float_params
+from .model import SparseLSTM, activity_penalty, distilled, load_teacher
 from flow.progress import Progress
 from .recipe import Schedule, add_recipe_arguments, recorded_args
 
@@ -79,8 +79,7 @@ def train(args):
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     teacher, t_state = None, None
     if args.teacher:
-        teacher = load_float_params(SparseLSTM(len(vocab), cfg.hidden_size, len(vocab)),
-                                    load_bundle(args.teacher, cfg)).eval()
+        teacher = load_teacher(args.teacher, cfg, len(vocab), len(vocab))
     data = batchify(splits["train"], args.batch)
     windows = (data.shape[1] - 1) // args.bptt
     if args.max_windows:
