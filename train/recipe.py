@@ -22,6 +22,7 @@ The learning rate decays on a cosine from ``lr`` to ``lr * lr_floor``.
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 from dataclasses import dataclass
@@ -46,6 +47,20 @@ def same_recipe(saved_args: dict, args: dict):
     return all(saved_args.get(k, _ADDED.get(k)) == args.get(k, _ADDED.get(k)) for k in keys)
 
 
+def _positive(text):
+    v = float(text)
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; a number > 0")
+    return v
+
+
+def _unit_interval(text):
+    v = float(text)
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; a number from 0 to 1")
+    return v
+
+
 def add_recipe_arguments(ap, *, config, out, epochs, qat_epochs, batch, warmup):
     """The command-line options of the recipe, shared by ``train.ptb`` and ``train.mnist``;
     the per-task defaults are the keyword arguments."""
@@ -68,12 +83,12 @@ def add_recipe_arguments(ap, *, config, out, epochs, qat_epochs, batch, warmup):
     ap.add_argument("--target", type=float, default=0.92,
                     help="target h sparsity held by the feedback loop (0: fixed --l1)")
     ap.add_argument("--l1", type=float, default=0.05,
-                    help="weight of the sparsity penalty on the pre-threshold h (initial value when "
-                         "--target > 0)")
+                    help="weight of the sparsity penalty on the pre-threshold h (initial "
+                         "value when --target > 0)")
     ap.add_argument("--penalty", choices=("l1", "l0"), default="l1",
                     help="the sparsity penalty on the pre-threshold h whose weight is --l1: "
                          "|h|, or a smooth count of the elements at or above theta")
-    ap.add_argument("--tau", type=float, default=0.05,
+    ap.add_argument("--tau", type=_positive, default=0.05,
                     help="width of the smooth count's step around theta (--penalty l0)")
     ap.add_argument("--l1-max", type=float, default=5.0,
                     help="ceiling of the penalty weight under --feedback l1")
@@ -83,7 +98,7 @@ def add_recipe_arguments(ap, *, config, out, epochs, qat_epochs, batch, warmup):
     ap.add_argument("--teacher", default="",
                     help="model bundle (a dense baseline) whose output distribution the run is "
                          "also trained to match (distillation)")
-    ap.add_argument("--kd", type=float, default=0.5,
+    ap.add_argument("--kd", type=_unit_interval, default=0.5,
                     help="weight of the distillation term against the cross-entropy")
     ap.add_argument("--prune-grad", choices=("zero", "ste"), default="ste",
                     help="gradient of a pruned element: none, or straight through")

@@ -260,3 +260,17 @@ def test_bundles_record_paths_relative_to_the_repository():
     for name in ("ptb", "ptb_dense", "mnist", "mnist_dense"):
         text = (ROOT / "models" / name / "model.json").read_text()
         assert str(ROOT) not in text, name
+
+
+@pytest.mark.parametrize("task", [ptb, mnist])
+@pytest.mark.parametrize("option, value, allowed", [("--kd", "1.5", "a number from 0 to 1"),
+                                                    ("--tau", "0", "a number > 0")])
+def test_bad_distillation_weight_or_penalty_width_is_named(task, option, value, allowed, capsys,
+                                                           monkeypatch):
+    def accepted(args):
+        raise AssertionError(f"{option} {value} was accepted")
+    monkeypatch.setattr(task, "train", accepted)
+    with pytest.raises(SystemExit):
+        task.main(["--out", "unused", option, value])
+    err = capsys.readouterr().err
+    assert f"argument {option}: '{value}' is not allowed; {allowed}" in err
