@@ -221,9 +221,14 @@ CURVE_KEYS = {"ptb": (("valid_bpc",), "validation BPC", ("valid_sparsity", "spar
                         ("sparsity", "valid_sparsity", "test_sparsity"))}
 
 
-def _history(b: Bundle):
-    h = (b.meta.get("training") or {}).get("history")
+def _history(b: Bundle, key="history"):
+    h = (b.meta.get("training") or {}).get(key)
     return [e for e in h if isinstance(e, dict)] if isinstance(h, list) else []
+
+
+def _offset(history, n):
+    """``history`` with its epochs counted after ``n`` earlier ones."""
+    return [{**e, "epoch": n + e.get("epoch", i + 1)} for i, e in enumerate(history)]
 
 
 def _series(history, keys):
@@ -255,25 +260,39 @@ def plot_training_curves(bundles, path):
     for r, data in enumerate(rows):
         metric_keys, metric_label, sparsity_keys = CURVE_KEYS[data]
         ax_m, ax_s = axes[r]
+        # a run that fine-tunes another bundle (--init) carries that bundle's epochs: drawn
+        # once, the run's own epochs after them
+        runs, starts = {}, {}
         for kind, b in bundles[data].items():
-            hist = _history(b) if b else []
+            start = _history(b, "init_history") if b else []
+            if start:
+                starts[len(start)] = start
+            runs[kind] = _offset(_history(b) if b else [], len(start))
+        for n, start in starts.items():
+            for ax, keys in ((ax_m, metric_keys), (ax_s, sparsity_keys)):
+                xs, ys = _series(start, keys)
+                if xs:
+                    ax.plot(xs, [100 * v for v in ys] if ax is ax_s else ys, ms=4,
+                            color="black", marker="^", ls=":",
+                            label=f"dense start ({n} epochs), continued by")
+        for kind, hist in runs.items():
             if not hist:
                 continue
+            b = bundles[data][kind]
             label = f"{kind} ({b.path.name}, theta {b.meta.get('theta', 0):g})"
             for ax, keys in ((ax_m, metric_keys), (ax_s, sparsity_keys)):
                 xs, ys = _series(hist, keys)
                 if xs:
                     ax.plot(xs, [100 * v for v in ys] if ax is ax_s else ys, ms=4,
                             label=label, **styles[kind])
-        b = bundles[data].get("pruned")
-        hist = _history(b) if b else []
-        qat = [e.get("epoch", i + 1) for i, e in enumerate(hist) if e.get("qat")]
+        hist = runs.get("pruned") or []
+        qat = [e["epoch"] for e in hist if e.get("qat")]
         if qat:
             for ax in (ax_m, ax_s):
                 ax.axvspan(min(qat) - 0.5, max(qat) + 0.5, color="tab:orange", alpha=0.12,
                            lw=0, label="fake-quantised epochs (pruned)" if ax is ax_m else None)
-        epochs = [e.get("epoch", i + 1) for kb in bundles[data].values() if kb
-                  for i, e in enumerate(_history(kb))]
+        epochs = [e["epoch"] for hist in runs.values() for e in hist] + \
+            [e.get("epoch", i + 1) for start in starts.values() for i, e in enumerate(start)]
         if epochs:
             for ax in (ax_m, ax_s):
                 ax.set_xlim(min(epochs) - 0.6, max(epochs) + 0.6)

