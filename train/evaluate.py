@@ -226,6 +226,12 @@ def _history(b: Bundle, key="history"):
     return [e for e in h if isinstance(e, dict)] if isinstance(h, list) else []
 
 
+def _scope(b: Bundle):
+    """How much of the validation set a bundle's per-epoch figures cover, when not all."""
+    limit = (b.meta.get("training") or {}).get("valid_limit")
+    return f", first {limit:,} chars" if isinstance(limit, int) and limit > 0 else ""
+
+
 def _offset(history, n):
     """``history`` with its epochs counted after ``n`` earlier ones."""
     return [{**e, "epoch": n + e.get("epoch", i + 1)} for i, e in enumerate(history)]
@@ -279,7 +285,7 @@ def plot_training_curves(bundles, path):
             if not hist:
                 continue
             b = bundles[data][kind]
-            label = f"{kind} ({b.path.name}, theta {b.meta.get('theta', 0):g})"
+            label = f"{kind} ({b.path.name}, theta {b.meta.get('theta', 0):g}{_scope(b)})"
             for ax, keys in ((ax_m, metric_keys), (ax_s, sparsity_keys)):
                 xs, ys = _series(hist, keys)
                 if xs:
