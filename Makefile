@@ -91,16 +91,16 @@ train: $(STAMP)
 	$(PY) -m train.evaluate
 
 .PHONY: train-ptb-dense train-ptb train-mnist-dense train-mnist
-train-ptb-dense:
+train-ptb-dense: $(STAMP)
 	mkdir -p build/train
 	$(PY) -m train.ptb --resume --out models/ptb_dense $(PTB_FINE) $(DENSE) \
 	    > build/train/ptb_dense.out 2>&1
-train-ptb:
+train-ptb: $(STAMP)
 	$(PY) -m train.ptb --resume --out models/ptb $(PTB_FINE) $(PTB_PRUNED)
-train-mnist-dense:
+train-mnist-dense: $(STAMP)
 	mkdir -p build/train
 	$(PY) -m train.mnist --resume --out models/mnist_dense $(DENSE) > build/train/mnist_dense.out 2>&1
-train-mnist:
+train-mnist: $(STAMP)
 	$(PY) -m train.mnist --resume --out models/mnist
 
 # Report from the shipped models (a few minutes): build/reports/accuracy.{json,md}, threshold
