@@ -50,6 +50,19 @@ def accuracy_float(model, x, y):
     return float((pred == y).mean()), float((h == 0).float().mean())
 
 
+def shifted(x, shift, gen):
+    """The images ``x`` (n, 28, 28), each moved by a random whole number of pixels from
+    ``-shift`` to ``shift`` along both axes (zeros move in): augmentation of the training set.
+    ``gen`` draws the offsets, so a resumed run draws the same ones."""
+    if shift <= 0:
+        return x
+    n, rows, cols = x.shape
+    padded = np.zeros((n, rows + 2 * shift, cols + 2 * shift), dtype=x.dtype)
+    padded[:, shift:shift + rows, shift:shift + cols] = x
+    off = torch.randint(0, 2 * shift + 1, (n, 2), generator=gen).numpy()
+    return np.stack([padded[i, r:r + rows, c:c + cols] for i, (r, c) in enumerate(off)])
+
+
 def check_config(cfg, path):
     """Exits with a one-line message if ``cfg`` cannot run sequential MNIST."""
     if cfg.input_size != ROW_PIXELS:
@@ -97,7 +110,7 @@ def train(args):
             for group in opt.param_groups:
                 group["lr"] = sched.lr_at(step)
             idx = perm[b * args.batch:(b + 1) * args.batch]
-            x = torch.from_numpy(xtr[idx]).float()
+            x = torch.from_numpy(shifted(xtr[idx], args.shift, gen)).float()
             y = torch.from_numpy(ytr[idx])
             penalty = l1 > 0 and sched.fraction(step) >= sched.prune_start
             h, _, pre = model(x, return_pre=penalty)
@@ -151,6 +164,9 @@ def main(argv=None):
     ap.add_argument("--free-last", action="store_true",
                     help="no sparsity penalty on the last step's h (the one read out); the "
                          "threshold still prunes it")
+    ap.add_argument("--shift", type=int, default=0, choices=range(0, 8), metavar="0..7",
+                    help="augmentation: move each training image by up to this many pixels "
+                         "along each axis, a new random offset every epoch")
     ap.add_argument("--max-train", type=int, default=0, help="training images (0: all)")
     args = ap.parse_args(argv)
     train(args)

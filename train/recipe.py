@@ -39,7 +39,7 @@ _NOT_RECIPE = {"out", "resume", "checkpoint", "log_dir", "threads", "config"}
 
 
 # options added after checkpoints were first written, with what a run computed before them
-_ADDED = {"penalty": "l1", "tau": 0.05, "teacher": "", "kd": 0.5, "free_last": False}
+_ADDED = {"penalty": "l1", "tau": 0.05, "teacher": "", "kd": 0.5, "free_last": False, "shift": 0}
 
 
 def same_recipe(saved_args: dict, args: dict):

@@ -188,8 +188,10 @@ def test_mnist_training_smoke_resumes_and_checks_the_configuration(tmp_path, cap
     kd = tmp_path / "kd"
     mnist.main(common[:2] + ["--out", str(kd), "--epochs", "1", "--qat-epochs", "0",
                              "--max-train", "64", "--batch", "32", "--teacher", str(out),
-                             "--free-last", "--penalty", "l1", "--log-dir", str(logs)])
+                             "--free-last", "--penalty", "l1", "--shift", "2",
+                             "--log-dir", str(logs)])
     assert json.loads((kd / "model.json").read_text())["training"]["free_last"]
+    assert json.loads((kd / "model.json").read_text())["training"]["shift"] == 2
     mnist.main(common + ["--resume"])                   # nothing left: re-exports the bundle
     assert "resumed from" in capsys.readouterr().out
     assert len((logs / "bundle.jsonl").read_text().splitlines()) == 2
@@ -198,6 +200,25 @@ def test_mnist_training_smoke_resumes_and_checks_the_configuration(tmp_path, cap
     with pytest.raises(SystemExit, match=r"configuration .*bad.toml has input_size = 50.* "
                                          r"input_size = 28"):
         mnist.main(["--config", str(bad), "--out", str(tmp_path / "x"), "--epochs", "1"])
+
+
+def test_shifted_moves_each_image_by_at_most_shift_pixels_and_keeps_it_whole():
+    x = np.zeros((400, 28, 28))
+    x[:, 10:13, 12:16] = np.arange(1, 13).reshape(3, 4)
+    gen = torch.Generator().manual_seed(0)
+    assert mnist.shifted(x, 0, gen) is x
+    y = mnist.shifted(x, 2, gen)
+    assert y.shape == x.shape
+    offsets = set()
+    for img in y:
+        r, c = np.argwhere(img == 1)[0]
+        assert np.array_equal(img[r:r + 3, c:c + 4], x[0, 10:13, 12:16])   # moved whole
+        assert img.sum() == x[0].sum()                                      # nothing else
+        offsets.add((r - 10, c - 12))
+    assert offsets == {(dr, dc) for dr in range(-2, 3) for dc in range(-2, 3)}
+    edge = np.zeros((50, 28, 28))
+    edge[:, 0, 0] = 1.0                       # a pixel moved out of the image is dropped
+    assert 0 < mnist.shifted(edge, 1, gen).sum() < 50
 
 
 def test_evaluate_rejects_a_bundle_that_does_not_fit_the_data(tmp_path, capsys):
