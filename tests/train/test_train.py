@@ -188,10 +188,10 @@ def test_mnist_training_smoke_resumes_and_checks_the_configuration(tmp_path, cap
     kd = tmp_path / "kd"
     mnist.main(common[:2] + ["--out", str(kd), "--epochs", "1", "--qat-epochs", "0",
                              "--max-train", "64", "--batch", "32", "--teacher", str(out),
-                             "--free-last", "--penalty", "l1", "--shift", "2",
+                             "--free-last", "--penalty", "l1", "--shift", "1",
                              "--log-dir", str(logs)])
     assert json.loads((kd / "model.json").read_text())["training"]["free_last"]
-    assert json.loads((kd / "model.json").read_text())["training"]["shift"] == 2
+    assert json.loads((kd / "model.json").read_text())["training"]["shift"] == 1
     mnist.main(common + ["--resume"])                   # nothing left: re-exports the bundle
     assert "resumed from" in capsys.readouterr().out
     assert len((logs / "bundle.jsonl").read_text().splitlines()) == 2
