@@ -216,6 +216,13 @@ def test_shifted_moves_each_image_by_at_most_shift_pixels_and_keeps_it_whole():
         assert img.sum() == x[0].sum()                                      # nothing else
         offsets.add((r - 10, c - 12))
     assert offsets == {(dr, dc) for dr in range(-2, 3) for dc in range(-2, 3)}
+    draws = []
+    for global_seed in (0, 1):                # the offsets come from gen alone (resumable)
+        np.random.seed(global_seed)
+        torch.manual_seed(global_seed)
+        draws.append(mnist.shifted(x[:20].astype(np.float32), 2,
+                                   torch.Generator().manual_seed(5)))
+    assert draws[0].dtype == np.float32 and np.array_equal(draws[0], draws[1])
     edge = np.zeros((50, 28, 28))
     edge[:, 0, 0] = 1.0                       # a pixel moved out of the image is dropped
     assert 0 < mnist.shifted(edge, 1, gen).sum() < 50
