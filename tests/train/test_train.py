@@ -113,6 +113,8 @@ def test_a_checkpoint_from_before_an_option_resumes_only_if_the_run_keeps_its_ol
     assert not same_recipe(old, {"lr": 0.002, "theta": 0.3, "penalty": "l0"})
     assert not same_recipe(old, {"lr": 0.002, "theta": 0.3, "teacher": "models/ptb_dense"})
     assert not same_recipe(old, {"lr": 0.001, "theta": 0.3})
+    assert same_recipe(old, {"lr": 0.002, "theta": 0.3, "shift": 0})     # written before --shift
+    assert not same_recipe(old, {"lr": 0.002, "theta": 0.3, "shift": 2})
 
 
 def test_ptb_training_smoke_writes_a_loadable_bundle(tmp_path, capsys):
