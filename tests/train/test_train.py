@@ -313,3 +313,50 @@ def test_bad_distillation_weight_or_penalty_width_is_named(task, option, value, 
         task.main(["--out", "unused", option, value])
     err = capsys.readouterr().err
     assert f"argument {option}: '{value}' is not allowed; {allowed}" in err
+
+
+def _make_train_commands():
+    """``{out: (module, argv)}`` of the training runs ``make -n train`` prints."""
+    import os
+    import shlex
+    import subprocess
+    from train.recipe import ROOT
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    text = subprocess.run(["make", "-n", "--no-print-directory", "train"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=True).stdout
+    runs = {}
+    for line in text.replace("\\\n", " ").splitlines():
+        words = shlex.split(line)
+        if "-m" not in words or words[words.index("-m") + 1] not in ("train.ptb", "train.mnist"):
+            continue
+        i = words.index("-m")
+        argv = words[i + 2:]
+        argv = argv[:argv.index(">")] if ">" in argv else argv
+        runs[argv[argv.index("--out") + 1]] = (words[i + 1], argv)
+    return runs
+
+
+def test_shipped_models_record_the_options_of_make_train(monkeypatch):
+    """``make train`` reproduces ``models/``: each shipped bundle records exactly the options
+    of its ``make train`` command (as the run's own parser reads them), and a fine-tune's
+    record carries as many start epochs as the start's command trains."""
+    from train.recipe import ROOT, recorded_args, same_recipe
+    runs = _make_train_commands()
+    parsed = {}
+    for out, (module, argv) in runs.items():
+        task = {"train.ptb": ptb, "train.mnist": mnist}[module]
+        monkeypatch.setattr(task, "train", lambda args, out=out: parsed.__setitem__(out, args))
+        task.main(argv)
+    for name in ("ptb", "ptb_dense", "mnist", "mnist_dense"):
+        args = parsed[f"models/{name}"]
+        record = json.loads((ROOT / "models" / name / "model.json").read_text())["training"]
+        options = {k: v for k, v in record.items()
+                   if k not in ("history", "seconds", "init_history")}
+        made = recorded_args(args)
+        differ = {k: (options.get(k), made.get(k)) for k in set(options) | set(made)
+                  if not same_recipe({k: options[k]} if k in options else {},
+                                     {k: made[k]} if k in made else {})}
+        assert same_recipe(options, made), (name, differ)
+        assert options["out"] == f"models/{name}" and len(record["history"]) == args.epochs
+        if args.init:
+            assert len(record["init_history"]) == parsed[args.init].epochs, name
