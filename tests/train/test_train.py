@@ -337,8 +337,8 @@ def _make_train_commands():
 
 
 def test_shipped_models_record_the_options_of_make_train(monkeypatch):
-    """``make train`` reproduces ``models/``: each shipped bundle records exactly the options
-    of its ``make train`` command (as the run's own parser reads them), and a fine-tune's
+    """``make train`` runs the commands that trained ``models/``: each shipped bundle records
+    exactly the options of its ``make train`` command (as the run's own parser reads them), and a fine-tune's
     record carries as many start epochs as the start's command trains."""
     from train.recipe import ROOT, recorded_args, same_recipe
     runs = _make_train_commands()
