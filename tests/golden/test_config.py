@@ -7,11 +7,14 @@ from golden.fixed import Format
 
 
 def test_default_config_file_matches_defaults():
+    """configs/default.toml spells out the defaults, except the weight format: {8, 4} for the
+    range of the shipped PTB model's weights (docs/contract.md section 5)."""
     cfg = load_config()
-    assert cfg == Config()
+    assert cfg.formats.weight == Format(8, 4) and Config().formats.weight == Format(8, 6)
+    assert cfg == Config(formats=Config().formats.replace(weight=Format(8, 4)))
     assert (cfg.X, cfg.H, cfg.N, cfg.rows_per_lane) == (50, 256, 64, 16)
     assert (cfg.cell_units, cfg.min_columns) == (4, 16)
-    assert cfg.accumulator == Format(32, 18)
+    assert cfg.accumulator == Format(32, 16) and Config().accumulator == Format(32, 18)
 
 
 def test_partial_config_takes_defaults():
