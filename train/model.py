@@ -26,8 +26,8 @@ from torch import nn
 from golden.bundle import load_bundle
 from golden.layout import N_GATES
 
-__all__ = ["SparseLSTM", "GateNorm", "fake_quant", "load_float_params", "activity_penalty", "distilled",
-           "load_teacher"]
+__all__ = ["SparseLSTM", "GateNorm", "fake_quant", "load_float_params", "activity_penalty",
+           "distilled", "load_teacher"]
 
 
 def fake_quant(x, fmt):
