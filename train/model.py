@@ -177,13 +177,7 @@ class SparseLSTM(nn.Module):
                 else:
                     mean_h, var_h = norm.mean_h, norm.var_h
                 a = xw_t[t] + (z - mean_h) * (norm.gain_h * torch.rsqrt(var_h + norm.EPS)) + b
-            i, f, g, o = a.chunk(N_GATES, dim=1)
-            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-            if self.quant is not None:
-                c = fake_quant(c, self.quant.formats.cell)
-            h_pre = torch.sigmoid(o) * torch.tanh(c)
-            if self.quant is not None:
-                h_pre = fake_quant(h_pre, self.quant.formats.state)
+            c, h_pre = self._cell(a, c)
             if self.theta > 0:
                 keep = (h_pre.abs() >= self.theta).to(h_pre.dtype)
                 if self.prune_grad == "zero":
@@ -200,6 +194,18 @@ class SparseLSTM(nn.Module):
         h_all = torch.stack(hs, dim=1)
         return h_all, (h, c), (torch.stack(pres, dim=1) if return_pre else None)
 
+    def _cell(self, a, c):
+        """The cell and the unpruned h from the gate pre-activations ``a`` (fake-quantised to
+        the hardware formats when quantisation is on)."""
+        i, f, g, o = a.chunk(N_GATES, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        if self.quant is not None:
+            c = fake_quant(c, self.quant.formats.cell)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        if self.quant is not None:
+            h = fake_quant(h, self.quant.formats.state)
+        return c, h
+
     @torch.no_grad()
     def _calibrate(self, xw, h, c, w_hh, b):
         """The first training batch of a normalised model: statistics of its two terms through
@@ -209,9 +215,7 @@ class SparseLSTM(nn.Module):
         for t in range(xw.shape[1]):
             z = h @ w_hh.t()
             rec.append(z)
-            i, f, g, o = (xw[:, t] + z + b).chunk(N_GATES, dim=1)
-            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-            h = torch.sigmoid(o) * torch.tanh(c)
+            c, h = self._cell(xw[:, t] + z + b, c)
         self.norm.calibrate(xw, torch.stack(rec))
         self.lstm.bias_ih_l0.add_(self.norm.mean_x + self.norm.mean_h)
 
