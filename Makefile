@@ -73,13 +73,13 @@ sim: $(STAMP)
 
 # Full training. PTB: a dense start (7 epochs, build/train/ptb_start), then from it, side by
 # side, the dense baseline (18 more dense epochs) and the pruned model (18 epochs: the sparsity
-# ramps to 91.5% with the smooth count at theta 0.2 over 6, recovers over 11, one quantisation-
+# ramps to 91.5% with the smooth count at theta 0.1 over 6, recovers over 11, one quantisation-
 # aware epoch), so both have 25 epochs. MNIST: dense and pruned, 160 epochs each from scratch
 # on training images moved by up to 2 pixels, side by side. Then the evaluation report.
-# Seeded, one torch thread per run; the pruned runs show the progress bar, the dense ones write
+# Seeded, one torch thread per run; the pruned runs show the progress bar, the dense ones append
 # to build/train/<name>.out; per-epoch logs in build/train/; an interrupted `make train`
-# continues where it stopped. Writes models/; commit what should ship. Measured cost in the
-# README.
+# continues where it stopped, to the same models. Writes models/; commit what should ship.
+# Measured cost in the README.
 PTB_START  = build/train/ptb_start
 PTB_FINE   = --init $(PTB_START) --lr 8e-3 --epochs 18 --valid-limit 100000
 PTB_PRUNED = --penalty l0 --theta 0.1 --tau 0.025 --target 0.915 --prune-start 0.0 --warmup 0.3333 \
@@ -95,12 +95,12 @@ train: $(STAMP)
 train-ptb-dense: $(STAMP)
 	mkdir -p build/train
 	$(PY) -m train.ptb --resume --out models/ptb_dense $(PTB_FINE) $(DENSE) \
-	    > build/train/ptb_dense.out 2>&1
+	    >> build/train/ptb_dense.out 2>&1
 train-ptb: $(STAMP)
 	$(PY) -m train.ptb --resume --out models/ptb $(PTB_FINE) $(PTB_PRUNED)
 train-mnist-dense: $(STAMP)
 	mkdir -p build/train
-	$(PY) -m train.mnist --resume --out models/mnist_dense $(DENSE) > build/train/mnist_dense.out 2>&1
+	$(PY) -m train.mnist --resume --out models/mnist_dense $(DENSE) >> build/train/mnist_dense.out 2>&1
 train-mnist: $(STAMP)
 	$(PY) -m train.mnist --resume --out models/mnist
 

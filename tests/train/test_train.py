@@ -262,6 +262,43 @@ def test_mnist_training_smoke_resumes_and_checks_the_configuration(tmp_path, cap
         mnist.main(["--config", str(bad), "--out", str(tmp_path / "x"), "--epochs", "1"])
 
 
+@pytest.mark.parametrize("task", ["ptb", "mnist"])
+def test_an_interrupted_run_resumes_to_the_same_model_to_the_bit(task, tmp_path, monkeypatch,
+                                                                  capsys):
+    from train.checkpoint import TrainingRun
+    module, size = (ptb, 50) if task == "ptb" else (mnist, 28)
+    cfg_path = tmp_path / "tiny.toml"
+    cfg_path.write_text(f"input_size = {size}\nhidden_size = 16\nlanes = 4\n")
+    small = (["--max-windows", "3", "--batch", "4", "--bptt", "20", "--valid-limit", "500",
+              "--theta", "0.1", "--penalty", "l0", "--prune-start", "0"] if task == "ptb" else
+             ["--max-train", "64", "--batch", "32"])            # MNIST: shuffled, moved images
+
+    def run(name, *extra):
+        module.main(["--config", str(cfg_path), "--out", str(tmp_path / name), "--epochs", "3",
+                     "--qat-epochs", "1", "--threads", "1", "--log-dir", str(tmp_path), *small,
+                     *extra])
+        return tmp_path / name
+
+    whole = run("whole")
+    end_epoch = TrainingRun.end_epoch
+
+    def interrupted(self, *args):
+        end_epoch(self, *args)
+        if len(self.history) == 2:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(TrainingRun, "end_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run("cut")
+    monkeypatch.setattr(TrainingRun, "end_epoch", end_epoch)
+    cut = run("cut", "--resume")
+    assert "resumed from" in capsys.readouterr().out
+    assert (cut / "params.npz").read_bytes() == (whole / "params.npz").read_bytes()
+    logs = [[{k: v for k, v in json.loads(line).items() if k != "seconds"}
+             for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
+            for name in ("whole", "cut")]
+    assert logs[0] == logs[1] and len(logs[0]) == 3
+
+
 def test_shifted_moves_each_image_by_at_most_shift_pixels_and_keeps_it_whole():
     x = np.zeros((400, 28, 28))
     x[:, 10:13, 12:16] = np.arange(1, 13).reshape(3, 4)
