@@ -426,7 +426,8 @@ def _make_train_commands():
             continue
         i = words.index("-m")
         argv = words[i + 2:]
-        argv = argv[:argv.index(">")] if ">" in argv else argv
+        ends = [k for k, w in enumerate(argv) if w in (">", ">>")]     # a redirection
+        argv = argv[:ends[0]] if ends else argv
         runs[argv[argv.index("--out") + 1]] = (words[i + 1], argv)
     return runs
 
