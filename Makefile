@@ -81,7 +81,7 @@ sim: $(STAMP)
 # continues where it stopped, to the same models. Writes models/; commit what should ship.
 # Measured cost in the README.
 PTB_START  = build/train/ptb_start
-PTB_FINE   = --init $(PTB_START) --lr 8e-3 --epochs 18 --valid-limit 100000
+PTB_FINE   = --init $(PTB_START) --lr 1.6e-2 --epochs 18 --valid-limit 100000
 PTB_PRUNED = --penalty l0 --theta 0.1 --tau 0.025 --target 0.915 --prune-start 0.0 --warmup 0.3333 \
              --l1-max 20 --qat-epochs 1
 DENSE      = --theta 0 --target 0 --l1 0 --qat-epochs 0
