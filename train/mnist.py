@@ -95,7 +95,8 @@ def train(args):
     total_steps = n_batches * args.epochs
     sched = Schedule(total_steps, args.lr, args.theta, args.prune_start, args.warmup,
                      args.target, args.l1, feedback=args.feedback,
-                     freeze=1.0 - args.qat_epochs / args.epochs, l1_max=args.l1_max)
+                     freeze=1.0 - args.qat_epochs / args.epochs, l1_max=args.l1_max,
+                     lr_floor=args.lr_floor)
     gen = torch.Generator().manual_seed(args.seed)      # the order of the training images
     tr = TrainingRun(args, cfg, model, opt, gen)
     epoch0, history, l1, theta = tr.epoch0, tr.history, tr.l1, tr.theta

@@ -87,7 +87,8 @@ def train(args):
     total_steps = windows * args.epochs
     sched = Schedule(total_steps, args.lr, args.theta, args.prune_start, args.warmup,
                      args.target, args.l1, feedback=args.feedback,
-                     freeze=1.0 - args.qat_epochs / args.epochs, l1_max=args.l1_max)
+                     freeze=1.0 - args.qat_epochs / args.epochs, l1_max=args.l1_max,
+                     lr_floor=args.lr_floor)
     tr = TrainingRun(args, cfg, model, opt)
     epoch0, history, l1, theta = tr.epoch0, tr.history, tr.l1, tr.theta
     run = Progress(total_steps, "ptb", start=epoch0 * windows)

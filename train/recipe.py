@@ -40,7 +40,7 @@ _NOT_RECIPE = {"out", "resume", "checkpoint", "log_dir", "threads", "config"}
 
 # options added after checkpoints were first written, with what a run computed before them
 _ADDED = {"penalty": "l1", "tau": 0.05, "teacher": "", "kd": 0.5, "free_last": False, "shift": 0,
-          "norm": "none"}
+          "norm": "none", "lr_floor": 0.05}
 
 
 def same_recipe(saved_args: dict, args: dict):
@@ -73,6 +73,8 @@ def add_recipe_arguments(ap, *, config, out, epochs, qat_epochs, batch, warmup):
     ap.add_argument("--qat-epochs", type=int, default=qat_epochs)
     ap.add_argument("--batch", type=int, default=batch)
     ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay)")
+    ap.add_argument("--lr-floor", type=_unit_interval, default=0.05,
+                    help="where the cosine ends, as a fraction of --lr")
     ap.add_argument("--theta", type=float, default=0.3,
                     help="pruning threshold on |h| (with --feedback theta: the ceiling of the "
                          "feedback loop)")

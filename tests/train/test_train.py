@@ -123,6 +123,33 @@ def test_schedule_feedback_holds_the_target():
     l1 = Schedule(1000, 1e-3, 0.1, target=0.9, l1=0.05, feedback="l1")
     assert l1.next_l1(0.05, 600, 0.5) > 0.05 and l1.next_theta(0.0, 600, 0.5) == 0.1
     assert s.lr_at(0) == pytest.approx(1e-3) and s.lr_at(1000) == pytest.approx(5e-5)
+    to_zero = Schedule(1000, 1e-3, 0.1, lr_floor=0.0)
+    assert to_zero.lr_at(500) == pytest.approx(5e-4) and to_zero.lr_at(1000) == pytest.approx(0)
+
+
+@pytest.mark.parametrize("task", [ptb, mnist])
+def test_the_learning_rate_floor_reaches_the_schedule(task, monkeypatch):
+    """``--lr-floor`` ends the cosine where it says; a bundle recorded before the option
+    existed counts as the old fixed floor, 5%."""
+    from train.recipe import Schedule, recorded_args, same_recipe
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def schedule(*a, **k):
+        seen.update(k)
+        raise Stop
+    monkeypatch.setattr(task, "Schedule", schedule)
+    args = {}
+    monkeypatch.setattr(task, "train", lambda a, f=task.train: args.update(vars(a)) or f(a))
+    with pytest.raises(Stop):
+        task.main(["--out", "unused", "--lr-floor", "0", "--epochs", "1", "--max-windows", "1"]
+                  if task is ptb else ["--out", "unused", "--lr-floor", "0", "--epochs", "1"])
+    assert seen["lr_floor"] == 0.0
+    old = {k: v for k, v in args.items() if k != "lr_floor"}
+    assert not same_recipe(old, args)
+    assert same_recipe(old, {**args, "lr_floor": 0.05})
 
 
 def test_smooth_count_penalty_spares_the_units_well_above_theta():
@@ -398,6 +425,7 @@ def test_bundles_record_paths_relative_to_the_repository():
 
 @pytest.mark.parametrize("task", [ptb, mnist])
 @pytest.mark.parametrize("option, value, allowed", [("--kd", "1.5", "a number from 0 to 1"),
+                                                    ("--lr-floor", "-0.1", "a number from 0 to 1"),
                                                     ("--tau", "0", "a number > 0")])
 def test_bad_distillation_weight_or_penalty_width_is_named(task, option, value, allowed, capsys,
                                                            monkeypatch):
