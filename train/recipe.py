@@ -73,7 +73,7 @@ def add_recipe_arguments(ap, *, config, out, epochs, qat_epochs, batch, warmup):
     ap.add_argument("--qat-epochs", type=int, default=qat_epochs)
     ap.add_argument("--batch", type=int, default=batch)
     ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay)")
-    ap.add_argument("--lr-floor", type=_unit_interval, default=0.05,
+    ap.add_argument("--lr-floor", type=_unit_interval, default=Schedule.lr_floor,
                     help="where the cosine ends, as a fraction of --lr")
     ap.add_argument("--theta", type=float, default=0.3,
                     help="pruning threshold on |h| (with --feedback theta: the ceiling of the "
